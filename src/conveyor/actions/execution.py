@@ -1,0 +1,172 @@
+"""What agents do to the store: claim, ship logs, heartbeat, finish, and sweep lost steps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from conveyor.actions.advance import Advancer
+from conveyor.actions.runtime import Runtime
+from conveyor.actions.versions import load_job
+from conveyor.engine.states import StepState
+from conveyor.store import claims as claim_store
+from conveyor.store import locks as lock_store
+from conveyor.store import runs as run_store
+from conveyor.store.db import db_now
+from conveyor.store.events import add_event
+from conveyor.store.logs import add_log, append_log
+from conveyor.store.records import ClaimedStep, StepRunRecord
+
+MAX_BACKOFF_SECONDS = 3600.0
+EXTRA_ATTEMPTS_WHEN_LOST = 3
+_SWEEP_LOCK_KEY = 0x0C0E7E41
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How an attempt ended, as the agent saw it."""
+
+    state: StepState
+    exit_code: int | None = None
+    outputs: Mapping[str, str] | None = None
+    error: str | None = None
+
+
+def claim(rt: Runtime, agent_id: int, keys: Sequence[str], limit: int) -> list[ClaimedStep]:
+    with rt.db.write() as conn:
+        return claim_store.claim(
+            conn, agent_id=agent_id, keys=keys, limit=limit, lease=rt.settings.lease_seconds
+        )
+
+
+def ship_log(rt: Runtime, step: ClaimedStep, chunk: str) -> bool:
+    """Append a log batch; False when the attempt is no longer this agent's (stop the process)."""
+    with rt.db.write() as conn:
+        return append_log(
+            conn,
+            step_run_id=step.step_run_id,
+            run_id=step.run_id,
+            token=step.attempt_token,
+            text=chunk,
+            lease=rt.settings.lease_seconds,
+        )
+
+
+def heartbeat(rt: Runtime, agent_id: int) -> list[int]:
+    """Renew every lease of the agent; returns its step runs whose run should be cancelled."""
+    with rt.db.write() as conn:
+        return claim_store.renew_leases(conn, agent_id, rt.settings.lease_seconds)
+
+
+def finish(rt: Runtime, step: ClaimedStep, result: StepResult) -> bool:
+    """Record the end of an attempt and move the run on, in one transaction. A stale attempt
+    token (the step was declared lost and re-run elsewhere) changes nothing and returns False."""
+    with rt.db.write() as conn:
+        advancer = Advancer(rt, conn)
+        run_store.get_run(conn, step.run_id, for_update=True)
+        done = run_store.finish_attempt(
+            conn,
+            step.step_run_id,
+            step.attempt_token,
+            state=result.state,
+            exit_code=result.exit_code,
+            error=result.error,
+        )
+        if not done:
+            return False
+        lock_store.release_step(conn, step.step_run_id)
+        record = run_store.get_step_run(conn, step.step_run_id)
+        if result.state == StepState.SUCCEEDED and result.outputs:
+            run_store.insert_outputs(conn, record, result.outputs)
+        add_event(
+            conn,
+            "step",
+            {"step": step.step_key, "state": result.state.value, "exit_code": result.exit_code},
+            run_id=step.run_id,
+            step_run_id=step.step_run_id,
+        )
+        if result.state == StepState.FAILED:
+            _maybe_retry(advancer, record)
+        advancer.advance(step.run_id)
+        return True
+
+
+def _maybe_retry(advancer: Advancer, record: StepRunRecord, *, lost: bool = False) -> bool:
+    conn = advancer.conn
+    run = run_store.get_run(conn, record.run_id)
+    if run.cancel_requested:
+        return False
+    definition = load_job(conn, run.job_version_id).steps[record.step_key]
+    allowed = definition.retries + (EXTRA_ATTEMPTS_WHEN_LOST if lost else 0)
+    if record.attempt > allowed:
+        return False
+    delay = 0.0 if lost else definition.retry_delay * (2 ** (record.attempt - 1))
+    run_store.new_attempt(
+        conn,
+        record,
+        state=StepState.READY,
+        not_before=db_now() + min(delay, MAX_BACKOFF_SECONDS),
+    )
+    reason = "lost its agent" if lost else "failed"
+    add_log(
+        conn,
+        step_run_id=record.id,
+        run_id=record.run_id,
+        text=f"[conveyor] attempt {record.attempt} {reason}; attempt {record.attempt + 1} "
+        f"starts in {delay:g}s\n",
+    )
+    advancer.db.notify_ready(conn)
+    return True
+
+
+def sweep(rt: Runtime) -> int:
+    """Declare lost the steps whose lease passed by the database clock; put restartable ones
+    back to ready as their next attempt. One sweeper at a time on PostgreSQL."""
+    with rt.db.write() as conn:
+        if not rt.db.is_sqlite:
+            got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SWEEP_LOCK_KEY})
+            if not got.scalar():
+                return 0
+        expired = claim_store.expired(conn)
+        for record in expired:
+            _declare_lost(Advancer(rt, conn), record)
+        return len(expired)
+
+
+def _declare_lost(advancer: Advancer, record: StepRunRecord) -> None:
+    conn = advancer.conn
+    run_store.get_run(conn, record.run_id, for_update=True)
+    changed = run_store.set_step_runs(
+        conn,
+        [record.id],
+        only_states=[StepState.RUNNING],
+        state=StepState.LOST.value,
+        ended_at=db_now(),
+        lease_expires_at=None,
+        error="its agent stopped heartbeating",
+    )
+    if not changed:
+        return
+    lock_store.release_step(conn, record.id)
+    add_event(
+        conn,
+        "step",
+        {"step": record.step_key, "state": "lost"},
+        run_id=record.run_id,
+        step_run_id=record.id,
+    )
+    run = run_store.get_run(conn, record.run_id)
+    step = load_job(conn, run.job_version_id).steps[record.step_key]
+    if step.restartable:
+        _maybe_retry(advancer, record, lost=True)
+    else:
+        add_log(
+            conn,
+            step_run_id=record.id,
+            run_id=record.run_id,
+            text="[conveyor] the step is not restartable: it waits for a person to retry, "
+            "skip or mark it succeeded\n",
+        )
+    advancer.advance(record.run_id)

@@ -1,0 +1,132 @@
+"""Creating and starting runs inside a transaction: submissions, sub-jobs and queued runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from conveyor.actions.versions import LoadedJob, load_job
+from conveyor.definitions.params import check_values
+from conveyor.engine.scope import Scope
+from conveyor.engine.states import RunState, StepState
+from conveyor.errors import ConflictError
+from conveyor.store import definitions as definition_store
+from conveyor.store import locks as lock_store
+from conveyor.store import runs as run_store
+from conveyor.store.claims import tags_key
+from conveyor.store.events import add_event
+from conveyor.store.records import RunRecord
+
+if TYPE_CHECKING:
+    from conveyor.actions.advance import Advancer
+
+MASK = "***"
+
+
+class LimitReached(ConflictError):
+    """A job's max_concurrency is reached and its on_limit is reject."""
+
+
+def create_run(
+    advancer: Advancer,
+    loaded: LoadedJob,
+    job_id: int,
+    raw_params: Mapping[str, Any],
+    submitter: str,
+    parent_step_run_id: int | None = None,
+) -> int:
+    conn = advancer.conn
+    definition = loaded.definition
+    values = check_values(definition.params, raw_params)
+    secrets = {k: v for k, v in values.items() if k in loaded.secret_names and v is not None}
+    shown = {k: (MASK if k in secrets else v) for k, v in values.items()}
+    state = RunState.RUNNING
+    if definition.max_concurrency is not None:
+        live = run_store.count_live_runs(conn, job_id)
+        queued = run_store.oldest_queued_runs(conn, job_id, 1)
+        if live >= definition.max_concurrency or queued:
+            if definition.on_limit == "reject":
+                raise LimitReached(
+                    f"job {definition.name!r} already has {live} run(s) going, its "
+                    f"max_concurrency is {definition.max_concurrency}: run refused"
+                )
+            state = RunState.QUEUED
+    run_id = run_store.insert_run(
+        conn,
+        job_id=job_id,
+        job_version_id=loaded.version_id,
+        state=state,
+        params=shown,
+        secret_params=advancer.rt.box.seal(secrets),
+        submitter=submitter,
+        parent_step_run_id=parent_step_run_id,
+    )
+    run_store.insert_step_runs(
+        conn,
+        [
+            {
+                "run_id": run_id,
+                "step_key": step.id,
+                "state": StepState.PENDING.value,
+                "tags_key": tags_key(step.on),
+            }
+            for step in definition.steps
+        ],
+    )
+    add_event(conn, "run", {"state": state.value, "job": definition.name}, run_id=run_id)
+    if state == RunState.RUNNING:
+        start_run(advancer, run_id, loaded, shown)
+    return run_id
+
+
+def start_run(
+    advancer: Advancer, run_id: int, loaded: LoadedJob, params: Mapping[str, Any]
+) -> bool:
+    """Take the run's job-level locks (all or none) and let its first steps go. Returns False
+    and leaves the run queued when a lock is held elsewhere."""
+    definition = loaded.definition
+    if definition.locks:
+        scope = Scope(params=params, run_id=run_id, job_name=definition.name)
+        wanted = [(advancer.render_text(lock.name, scope), lock.limit) for lock in definition.locks]
+        busy = lock_store.try_acquire(advancer.conn, wanted, run_id=run_id)
+        if busy is not None:
+            run_store.update_run(
+                advancer.conn, run_id, state=RunState.QUEUED.value, error=f"waiting for lock {busy}"
+            )
+            return False
+        run_store.update_run(advancer.conn, run_id, error=None)
+    advancer.advance(run_id)
+    return True
+
+
+def submit_child(
+    advancer: Advancer,
+    job_name: str,
+    raw_params: Mapping[str, Any],
+    parent: RunRecord,
+    parent_step_run_id: int,
+) -> int:
+    """Start a sub-job's run on behalf of the parent run's submitter."""
+    conn = advancer.conn
+    job = definition_store.get_job(conn, job_name)
+    version = definition_store.get_version(conn, job.id)
+    loaded = load_job(conn, version.id)
+    return create_run(advancer, loaded, job.id, raw_params, parent.submitter, parent_step_run_id)
+
+
+def start_queued(advancer: Advancer, job_id: int) -> None:
+    """When a run ends, let queued runs start in submission order: those of its job (a slot of
+    max_concurrency freed) and those waiting for a lock (it may have released one)."""
+    conn = advancer.conn
+    candidates = run_store.oldest_queued_runs(conn, job_id, 20)
+    candidates += run_store.runs_waiting_for_locks(conn, 20)
+    for run_id in sorted(set(candidates)):
+        run = run_store.get_run(conn, run_id, for_update=True)
+        if run.state != RunState.QUEUED:
+            continue
+        loaded = load_job(conn, run.job_version_id)
+        limit = loaded.definition.max_concurrency
+        if limit is not None and run_store.count_live_runs(conn, run.job_id) >= limit:
+            continue
+        run_store.update_run(conn, run_id, state=RunState.RUNNING.value)
+        start_run(advancer, run_id, loaded, run.params)

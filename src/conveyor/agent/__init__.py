@@ -1,0 +1,1 @@
+"""Agents: claim ready steps, run them, ship their logs, heartbeat, and report how they ended."""

@@ -1,0 +1,160 @@
+"""The agent's loops: claim while slots are free, heartbeat, sweep, and wake on notifications."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+
+from conveyor.actions import execution
+from conveyor.actions.runtime import Runtime
+from conveyor.agent.runner import Attempt
+from conveyor.agent.wakeup import start_listener
+from conveyor.errors import StoreError
+from conveyor.store import agents as agent_store
+from conveyor.store.claims import claimable_keys
+
+log = logging.getLogger(__name__)
+SWEEP_EVERY_HEARTBEATS = 3
+
+
+class Agent:
+    """Claims ready step runs whose `on` tags it has, up to `slots` at once."""
+
+    def __init__(
+        self, rt: Runtime, *, tags: Sequence[str] = (), slots: int = 4, name: str | None = None
+    ) -> None:
+        self.rt = rt
+        self.tags = tuple(sorted(set(tags)))
+        self.slots = max(1, slots)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.keys = claimable_keys(self.tags)
+        self.id = 0
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._active: dict[int, Attempt] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._unhook: list[object] = []
+
+    # -- life -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register and start the claim, heartbeat and wake-up threads."""
+        with self.rt.db.write() as conn:
+            self.id = agent_store.register(
+                conn,
+                name=self.name,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                tags=self.tags,
+                slots=self.slots,
+            )
+        self._unhook.append(self.rt.db.add_local_waiter(self.wake))
+        listener = start_listener(self.rt.db, self.wake, self.stopping)
+        for target in (self._claim_loop, self._heartbeat_loop):
+            thread = threading.Thread(target=target, name=f"agent-{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if listener is not None:
+            self._threads.append(listener)
+
+    def stop(self, *, timeout: float = 30.0, kill: bool = False) -> None:
+        """Stop claiming; let running steps finish (or kill them), then deregister."""
+        self.stopping.set()
+        self.wake.set()
+        deadline = time.monotonic() + timeout
+        if kill:
+            self._cancel_all()
+        while self.running_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.running_count():
+            self._cancel_all()
+            while self.running_count() and time.monotonic() < deadline + 10:
+                time.sleep(0.05)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for unhook in self._unhook:
+            unhook()  # type: ignore[operator]
+        try:
+            with self.rt.db.write() as conn:
+                agent_store.stop(conn, self.id)
+        except StoreError as exc:
+            log.warning("could not mark agent %s stopped: %s", self.id, exc)
+
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def _cancel_all(self) -> None:
+        with self._lock:
+            for attempt in self._active.values():
+                attempt.cancel.set()
+
+    # -- loops ------------------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        while not self.stopping.is_set():
+            self.wake.clear()
+            free = self.slots - self.running_count()
+            claimed_all = False
+            if free > 0:
+                try:
+                    claimed = execution.claim(self.rt, self.id, self.keys, free)
+                except StoreError as exc:
+                    log.warning("claim failed, retrying: %s", exc)
+                    claimed = []
+                    time.sleep(0.5)
+                for item in claimed:
+                    self._launch(Attempt(self.rt, item))
+                claimed_all = bool(claimed) and len(claimed) == free
+            if claimed_all:
+                continue
+            self.wake.wait(self.rt.settings.poll_seconds)
+
+    def _launch(self, attempt: Attempt) -> None:
+        with self._lock:
+            self._active[attempt.claimed.step_run_id] = attempt
+
+        def body() -> None:
+            try:
+                attempt.run()
+            finally:
+                with self._lock:
+                    self._active.pop(attempt.claimed.step_run_id, None)
+                self.wake.set()
+
+        name = f"step-{attempt.claimed.step_run_id}"
+        threading.Thread(target=body, name=name, daemon=True).start()
+
+    def _heartbeat_loop(self) -> None:
+        beats = 0
+        last_ok = time.monotonic()
+        while not self.stopping.wait(self.rt.settings.heartbeat_seconds):
+            try:
+                cancelled = execution.heartbeat(self.rt, self.id)
+                last_ok = time.monotonic()
+            except StoreError as exc:
+                # Never swallow this silently: past the lease our steps are someone else's.
+                log.warning("heartbeat failed: %s", exc)
+                if time.monotonic() - last_ok > self.rt.settings.lease_seconds:
+                    log.error("no heartbeat for a whole lease: stopping this agent's steps")
+                    self._cancel_all()
+                continue
+            with self._lock:
+                for step_run_id in cancelled:
+                    if step_run_id in self._active:
+                        self._active[step_run_id].cancel.set()
+            beats += 1
+            if beats % SWEEP_EVERY_HEARTBEATS == 0:
+                self._sweep()
+
+    def _sweep(self) -> None:
+        try:
+            if execution.sweep(self.rt):
+                self.wake.set()
+        except StoreError as exc:
+            log.warning("sweep failed: %s", exc)

@@ -1,0 +1,1 @@
+"""Pure engine: the step graph, states and transitions, deciding what runs next."""

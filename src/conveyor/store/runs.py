@@ -1,0 +1,308 @@
+"""Runs, step runs and outputs: the rows the engine moves through their states."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from conveyor.engine.states import RunState, StepState
+from conveyor.errors import NotFoundError
+from conveyor.store.db import db_now
+from conveyor.store.records import RunRecord, StepRunRecord
+from conveyor.store.tables import job, job_category, job_run, job_version, step_output, step_run
+
+_RUN_COLUMNS = (
+    job_run,
+    job.c.name.label("job_name"),
+    job_version.c.version,
+    job_category.c.name.label("category"),
+)
+
+
+def _run_select() -> Any:
+    return (
+        select(*_RUN_COLUMNS)
+        .join(job, job.c.id == job_run.c.job_id)
+        .join(job_version, job_version.c.id == job_run.c.job_version_id)
+        .join(job_category, job_category.c.id == job.c.category_id)
+    )
+
+
+def _run_record(row: Mapping[Any, Any]) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        job_id=row["job_id"],
+        job_name=row["job_name"],
+        job_version_id=row["job_version_id"],
+        version=row["version"],
+        category=row["category"],
+        state=RunState(row["state"]),
+        params=row["params"],
+        secret_params=row["secret_params"],
+        submitter=row["submitter"],
+        parent_step_run_id=row["parent_step_run_id"],
+        cancel_requested=bool(row["cancel_requested"]),
+        error=row["error"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+def get_run(conn: Connection, run_id: int, *, for_update: bool = False) -> RunRecord:
+    query = _run_select().where(job_run.c.id == run_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=job_run)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFoundError(f"there is no run {run_id}")
+    return _run_record(row)
+
+
+def list_runs(
+    conn: Connection,
+    *,
+    job_name: str | None = None,
+    states: Sequence[str] = (),
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[RunRecord]:
+    query = _run_select().order_by(job_run.c.id.desc()).limit(limit)
+    if job_name:
+        query = query.where(job.c.name == job_name)
+    if states:
+        query = query.where(job_run.c.state.in_(list(states)))
+    if before_id:
+        query = query.where(job_run.c.id < before_id)
+    return [_run_record(r) for r in conn.execute(query).mappings()]
+
+
+def insert_run(
+    conn: Connection,
+    *,
+    job_id: int,
+    job_version_id: int,
+    state: RunState,
+    params: Mapping[str, Any],
+    secret_params: str | None,
+    submitter: str,
+    parent_step_run_id: int | None = None,
+) -> int:
+    values: dict[str, Any] = {
+        "job_id": job_id,
+        "job_version_id": job_version_id,
+        "state": state.value,
+        "params": dict(params),
+        "secret_params": secret_params,
+        "submitter": submitter,
+        "parent_step_run_id": parent_step_run_id,
+        "cancel_requested": False,
+        "created_at": db_now(),
+    }
+    if state != RunState.QUEUED:
+        values["started_at"] = db_now()
+    return int(conn.execute(insert(job_run).values(values).returning(job_run.c.id)).scalar_one())
+
+
+def update_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(update(job_run).where(job_run.c.id == run_id).values(**values))
+
+
+def insert_step_runs(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert step runs; each row gives run_id, step_key, state and optionally more columns."""
+    if not rows:
+        return
+    full = [
+        {
+            "item_index": None,
+            "item": None,
+            "attempt": 1,
+            "is_current": True,
+            "tags_key": "",
+            "not_before": 0.0,
+            "waiting_for": None,
+            **row,
+        }
+        for row in rows
+    ]
+    conn.execute(insert(step_run).values(created_at=db_now()), full)
+
+
+def current_step_runs(conn: Connection, run_id: int) -> list[StepRunRecord]:
+    query = (
+        select(step_run)
+        .where(step_run.c.run_id == run_id, step_run.c.is_current.is_(True))
+        .order_by(step_run.c.id)
+    )
+    return [StepRunRecord.from_row(r) for r in conn.execute(query).mappings()]
+
+
+def all_step_runs(conn: Connection, run_id: int) -> list[StepRunRecord]:
+    query = select(step_run).where(step_run.c.run_id == run_id).order_by(step_run.c.id)
+    return [StepRunRecord.from_row(r) for r in conn.execute(query).mappings()]
+
+
+def get_step_run(conn: Connection, step_run_id: int) -> StepRunRecord:
+    row = conn.execute(select(step_run).where(step_run.c.id == step_run_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"there is no step run {step_run_id}")
+    return StepRunRecord.from_row(row)
+
+
+def set_step_runs(
+    conn: Connection, ids: Iterable[int], *, only_states: Iterable[StepState] = (), **values: Any
+) -> int:
+    """Update step runs by id (optionally only those still in `only_states`); returns the count."""
+    id_list = list(ids)
+    if not id_list:
+        return 0
+    query = update(step_run).where(step_run.c.id.in_(id_list)).values(**values)
+    allowed = [s.value for s in only_states]
+    if allowed:
+        query = query.where(step_run.c.state.in_(allowed))
+    return conn.execute(query).rowcount
+
+
+def finish_attempt(
+    conn: Connection,
+    step_run_id: int,
+    token: str,
+    *,
+    state: StepState,
+    exit_code: int | None,
+    error: str | None,
+) -> bool:
+    """End a running attempt if `token` is still its own; a stale token changes nothing."""
+    result = conn.execute(
+        update(step_run)
+        .where(
+            step_run.c.id == step_run_id,
+            step_run.c.attempt_token == token,
+            step_run.c.state == StepState.RUNNING.value,
+        )
+        .values(
+            state=state.value,
+            exit_code=exit_code,
+            error=error,
+            ended_at=db_now(),
+            lease_expires_at=None,
+        )
+    )
+    return result.rowcount == 1
+
+
+def new_attempt(conn: Connection, old: StepRunRecord, *, state: StepState, **values: Any) -> int:
+    """Retire `old` as history and insert its next attempt as the current row."""
+    conn.execute(update(step_run).where(step_run.c.id == old.id).values(is_current=False))
+    tags = conn.execute(select(step_run.c.tags_key).where(step_run.c.id == old.id)).scalar_one()
+    row: dict[str, Any] = {
+        "run_id": old.run_id,
+        "step_key": old.step_key,
+        "item_index": old.item_index,
+        "item": old.item,
+        "attempt": old.attempt + 1,
+        "is_current": True,
+        "state": state.value,
+        "tags_key": tags,
+        "not_before": 0.0,
+        "created_at": db_now(),
+        **values,
+    }
+    return int(conn.execute(insert(step_run).values(row).returning(step_run.c.id)).scalar_one())
+
+
+def insert_outputs(conn: Connection, step: StepRunRecord | Any, outputs: Mapping[str, str]) -> None:
+    if not outputs:
+        return
+    conn.execute(
+        insert(step_output),
+        [
+            {
+                "step_run_id": step.id,
+                "run_id": step.run_id,
+                "step_key": step.step_key,
+                "item_index": step.item_index,
+                "key": key,
+                "value": value,
+            }
+            for key, value in outputs.items()
+        ],
+    )
+
+
+def run_outputs(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Outputs of the current attempts, by run then step key. A `foreach` step's outputs are
+    a list, one mapping per item in item order."""
+    query = (
+        select(
+            step_output.c.run_id,
+            step_output.c.step_key,
+            step_output.c.item_index,
+            step_output.c.key,
+            step_output.c.value,
+        )
+        .join(step_run, step_run.c.id == step_output.c.step_run_id)
+        .where(step_output.c.run_id.in_(list(run_ids)), step_run.c.is_current.is_(True))
+        .order_by(step_output.c.id)
+    )
+    found: dict[int, dict[str, Any]] = {run_id: {} for run_id in run_ids}
+    items: dict[tuple[int, str], dict[int, dict[str, str]]] = {}
+    for run_id, key, index, name, value in conn.execute(query):
+        if index is None:
+            found[run_id].setdefault(key, {})[name] = value
+        else:
+            items.setdefault((run_id, key), {}).setdefault(index, {})[name] = value
+    for (run_id, key), by_index in items.items():
+        found[run_id][key] = [by_index[i] for i in sorted(by_index)]
+    return found
+
+
+def step_run_outputs(conn: Connection, step_run_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    query = select(step_output.c.step_run_id, step_output.c.key, step_output.c.value).where(
+        step_output.c.step_run_id.in_(list(step_run_ids))
+    )
+    found: dict[int, dict[str, str]] = {}
+    for step_run_id, key, value in conn.execute(query):
+        found.setdefault(step_run_id, {})[key] = value
+    return found
+
+
+def count_live_runs(conn: Connection, job_id: int) -> int:
+    live = [RunState.RUNNING.value, RunState.WAITING.value]
+    query = select(func.count()).where(and_(job_run.c.job_id == job_id, job_run.c.state.in_(live)))
+    return int(conn.execute(query).scalar_one())
+
+
+def oldest_queued_runs(conn: Connection, job_id: int, limit: int) -> list[int]:
+    query = (
+        select(job_run.c.id)
+        .where(job_run.c.job_id == job_id, job_run.c.state == RunState.QUEUED.value)
+        .order_by(job_run.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def tags_key_of(conn: Connection, step_run_id: int) -> str:
+    return str(
+        conn.execute(select(step_run.c.tags_key).where(step_run.c.id == step_run_id)).scalar_one()
+    )
+
+
+def runs_waiting_for_locks(conn: Connection, limit: int) -> list[int]:
+    query = (
+        select(job_run.c.id)
+        .where(job_run.c.state == RunState.QUEUED.value, job_run.c.error.like("waiting for lock%"))
+        .order_by(job_run.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def child_runs(conn: Connection, parent_step_run_ids: Sequence[int]) -> list[int]:
+    if not parent_step_run_ids:
+        return []
+    query = select(job_run.c.id).where(job_run.c.parent_step_run_id.in_(list(parent_step_run_ids)))
+    return list(conn.execute(query).scalars())
