@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.actions.access import Actor, Role
@@ -54,9 +55,29 @@ class RunView:
     steps: list[StepView] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        from dataclasses import asdict
+        """The JSON shape shared by `status --json` and the API: times as ISO 8601 UTC."""
+        data: dict[str, Any] = _with_iso_times(asdict(self))
+        return data
 
-        return asdict(self)
+
+def iso_time(value: float | None) -> str | None:
+    if value is None:
+        return None
+    moment = datetime.fromtimestamp(value, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _with_iso_times(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: iso_time(v)
+            if k.endswith("_at") and isinstance(v, float | int)
+            else _with_iso_times(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_with_iso_times(v) for v in data]
+    return data
 
 
 def run_view(rt: Runtime, actor: Actor, run_id: int, *, history: bool = False) -> RunView:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from conveyor.agent.executors.http import HttpRequest
 from conveyor.agent.executors.process import ProcessSpec
 from conveyor.definitions.models import JobStepDef
+from conveyor.definitions.shell import render_shell
 from conveyor.definitions.templates import Ref, parse_template, render, shell_quote
 from conveyor.engine.scope import Scope, as_text
 from conveyor.errors import ConveyorError
@@ -41,12 +42,6 @@ def env_name(param: str) -> str:
     return "CONVEYOR_PARAM_" + param.upper().replace("-", "_").replace(".", "_")
 
 
-def _shell_value(value: Any) -> str:
-    if isinstance(value, list):
-        return " ".join(shell_quote(as_text(v)) for v in value) or "''"
-    return shell_quote(as_text(value))
-
-
 class Renderer:
     """Renders the templates of one step of one run."""
 
@@ -69,14 +64,21 @@ class Renderer:
         return render(parse_template(text), lambda ref: encode(ref, self._resolve(ref)))
 
     def shell(self, text: str) -> str:
-        """A command: values shell-quoted, secrets as quoted references to their variables."""
+        """A command: values quoted for the context they land in (see definitions.shell),
+        secrets as references to their environment variables."""
 
-        def encode(ref: Ref, value: Any) -> str:
+        def value_of(ref: Ref) -> tuple[str, bool]:
             if self._is_secret(ref):
-                return f'"${{{env_name(ref.path[0])}}}"'
-            return _shell_value(value)
+                return f'"${{{env_name(ref.path[0])}}}"', False
+            value = self._resolve(ref)
+            if isinstance(value, list):
+                return " ".join(shell_quote(as_text(v)) for v in value) or "''", False
+            return as_text(value), True
 
-        return self._render(text, encode)
+        try:
+            return render_shell(parse_template(text), value_of)
+        except ValueError as exc:
+            raise RenderError(str(exc)) from exc
 
     def literal(self, text: str, *, allow_secrets: bool = True, where: str = "") -> str:
         """Raw values, for the environment, headers and argv items (no shell reads them)."""
