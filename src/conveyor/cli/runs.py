@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from conveyor.cli.app import app, emit_json, guarded, say, state
+from conveyor.cli.app import EXIT_TIMEOUT, app, emit_json, guarded, say, state
 from conveyor.cli.follow import STATE_EXIT, follow, is_terminal, step_label
 from conveyor.cli.inline import approve_inline
 from conveyor.cli.local import LocalRun
@@ -58,8 +58,14 @@ def run(
     """Submit a run and print its id alone on stdout."""
     if local:
         with LocalRun(state.settings, slots=slots) as runner:
-            raise typer.Exit(_submit_and_follow(runner.backend, job, param, file, True, timeout))
-    raise typer.Exit(_submit_and_follow(state.backend, job, param, file, wait, timeout))
+            code, run_id = _submit_and_follow(runner.backend, job, param, file, True, timeout)
+            if code == EXIT_TIMEOUT:
+                # Nobody would run the rest once this process is gone: cancel, resumable later.
+                runner.backend.cancel(run_id)
+                say(f"run {run_id} cancelled: --local stops with its process (resume it later)")
+        raise typer.Exit(code)
+    code, _ = _submit_and_follow(state.backend, job, param, file, wait, timeout)
+    raise typer.Exit(code)
 
 
 def _submit_and_follow(
@@ -69,7 +75,7 @@ def _submit_and_follow(
     file: Path | None,
     wait: bool,
     timeout: float | None,
-) -> int:
+) -> tuple[int, int]:
     values = _params_file(file)
     if param:
         values.update(parse_cli_assignments(param, backend.job_params(job)))
@@ -77,9 +83,9 @@ def _submit_and_follow(
     typer.echo(created["id"])
     say(f"run {created['id']} of {created['job']} (version {created['version']}) submitted")
     if not wait:
-        return 0
+        return 0, created["id"]
     inline = (lambda run: approve_inline(backend, run)) if is_terminal() else None
-    return follow(backend, created["id"], timeout=timeout, on_waiting=inline)
+    return follow(backend, created["id"], timeout=timeout, on_waiting=inline), created["id"]
 
 
 @app.command()
