@@ -29,7 +29,7 @@ class Backend(Protocol):
     def job_params(self, job: str) -> list[ParamDef]: ...
     def jobs(self) -> list[dict[str, Any]]: ...
     def submit(self, job: str, params: Mapping[str, Any]) -> dict[str, Any]: ...
-    def run(self, run_id: int) -> dict[str, Any]: ...
+    def run(self, run_id: int, *, history: bool = False) -> dict[str, Any]: ...
     def runs(
         self, *, job: str | None, states: Sequence[str], limit: int
     ) -> list[dict[str, Any]]: ...
@@ -94,8 +94,8 @@ class LocalBackend:
         run = submit.submit(self.rt, self.actor, job, params)
         return self.run(run.id)
 
-    def run(self, run_id: int) -> dict[str, Any]:
-        return queries.run_view(self.rt, self.actor, run_id).to_json()
+    def run(self, run_id: int, *, history: bool = False) -> dict[str, Any]:
+        return queries.run_view(self.rt, self.actor, run_id, history=history).to_json()
 
     def runs(self, *, job: str | None, states: Sequence[str], limit: int) -> list[dict[str, Any]]:
         found = queries.list_runs(self.rt, self.actor, job=job, states=states, limit=limit)

@@ -69,8 +69,9 @@ class RemoteBackend:
         found: dict[str, Any] = self._call("POST", "/runs", json={"job": job, "params": params})
         return found
 
-    def run(self, run_id: int) -> dict[str, Any]:
-        found: dict[str, Any] = self._call("GET", f"/runs/{run_id}")
+    def run(self, run_id: int, *, history: bool = False) -> dict[str, Any]:
+        query = {"history": "true"} if history else {}
+        found: dict[str, Any] = self._call("GET", f"/runs/{run_id}", params=query)
         return found
 
     def runs(self, *, job: str | None, states: Sequence[str], limit: int) -> list[dict[str, Any]]:

@@ -120,9 +120,7 @@ def status(
 ) -> None:
     """Show a run and its steps; the exit code tells its state (0 succeeded, 1 failed,
     3 waiting on a person, 4 cancelled, 7 still queued or running)."""
-    found = state.backend.run(run_id)
-    if history and hasattr(state.backend, "run_history"):
-        found = state.backend.run_history(run_id)
+    found = state.backend.run(run_id, history=history)
     if json_out:
         emit_json(found)
     else:
