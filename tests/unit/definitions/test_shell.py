@@ -33,7 +33,7 @@ CONTEXTS = [
     "printf '[%s]' \"{v}\"",
     "printf '[%s]' '{v}'",
     "printf '[%s]' \"$(printf %s {v})\"",
-    "printf '[%s]' \"$(printf %s \"{v}\")\"",
+    'printf \'[%s]\' "$(printf %s "{v}")"',
     "printf '[%s]' \"`printf %s {v}`\"",
     "printf '[%s]' \"pre-{v}-post\" | sed 's/pre-//; s/-post//'",
     "x={v}; printf '[%s]' \"$x\"",
@@ -45,7 +45,9 @@ def _run(template: str, value: str) -> str:
         return value, True
 
     command = render_shell(parse_template(template), value_of)
-    result = subprocess.run(["/bin/sh", "-c", command], capture_output=True, check=False, timeout=10)
+    result = subprocess.run(
+        ["/bin/sh", "-c", command], capture_output=True, check=False, timeout=10
+    )
     return result.stdout.decode("utf-8", errors="surrogateescape")
 
 
