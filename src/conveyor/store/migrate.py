@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from conveyor.errors import StoreError
 from conveyor.store.db import Database, translate_errors
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x0C0E7E40
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)['\"]?", re.MULTILINE)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def alembic_config(conn: Connection | None = None) -> Config:
     """An Alembic config pointing at our migrations, optionally bound to a connection."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     if conn is not None:
@@ -27,8 +33,18 @@ def alembic_config(conn: Connection | None = None) -> Config:
 
 
 @lru_cache(maxsize=1)
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revision() -> str:
+    """The newest revision, read from the version files' headers: every command checks it at
+    start, and importing Alembic for that would cost more than the rest of a CLI call."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise StoreError(f"the migrations must have one head, found {sorted(heads)}")
+    return heads.pop()
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -52,6 +68,8 @@ def upgrade(db: Database) -> None:
             conn.commit()
         try:
             if not _at_head(conn, head):
+                from alembic import command
+
                 command.upgrade(alembic_config(conn), "head")
                 conn.commit()
         finally:
