@@ -5,7 +5,7 @@ from __future__ import annotations
 from conveyor.actions.access import Actor, Role
 from conveyor.actions.runtime import Runtime
 from conveyor.errors import AuthenticationError
-from conveyor.store.users import UserRecord, count_users, find_user
+from conveyor.store.users import UserRecord, find_user
 
 
 def actor_of(record: UserRecord, source: str) -> Actor:
@@ -21,15 +21,14 @@ def actor_of(record: UserRecord, source: str) -> Actor:
 
 
 def local_actor(rt: Runtime, name: str, source: str = "cli") -> Actor:
-    """Who a CLI talking straight to the database acts as. Before any account exists, the
-    local user is trusted like an admin (they hold the database itself); afterwards the name
-    must be an enabled account and its grants apply."""
+    """Who a CLI talking straight to the database acts as. Whoever holds the database's
+    credentials can change anything in it, so a name that is no account acts as a trusted
+    local operator (admin). A name that is an account gets exactly that account's grants, so
+    `--user bob` is held to bob's roles and four-eyes rules; a disabled account is refused."""
     with rt.db.read() as conn:
-        if count_users(conn) == 0:
-            return Actor(name=name, source=source, is_admin=True)
         record = find_user(conn, name)
-    if record is None or record.disabled:
-        raise AuthenticationError(
-            f"there is no enabled account named {name!r}; pass --user NAME or set CONVEYOR_USER"
-        )
+    if record is None:
+        return Actor(name=name, source=source, is_admin=True)
+    if record.disabled:
+        raise AuthenticationError(f"the account {name!r} is disabled")
     return actor_of(record, source)

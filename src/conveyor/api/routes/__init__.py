@@ -1,0 +1,1 @@
+"""One module per resource; each holds an APIRouter mounted under /api/v1."""
