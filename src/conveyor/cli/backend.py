@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Protocol
 
+from conveyor.actions import accounts, manual, queries, steering, submit
 from conveyor.actions import definitions as definition_actions
-from conveyor.actions import manual, queries, steering, submit
 from conveyor.actions.access import Actor
+from conveyor.actions.catalog import masked_logs
 from conveyor.actions.identity import local_actor
 from conveyor.actions.runtime import Runtime
 from conveyor.config import Settings
@@ -46,6 +47,16 @@ class Backend(Protocol):
     def skip(self, run_id: int, step: str) -> str: ...
     def succeed(self, run_id: int, step: str, outputs: Mapping[str, str]) -> str: ...
     def agents(self) -> list[dict[str, Any]]: ...
+    def add_user(
+        self, name: str, password: str | None, admin: bool, grants: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, Any], str | None]: ...
+    def set_password(self, name: str, password: str) -> None: ...
+    def disable_user(self, name: str, disabled: bool) -> None: ...
+    def grant(self, name: str, category: str, role: str, revoke: bool) -> bool: ...
+    def list_users(self) -> list[dict[str, Any]]: ...
+    def create_token(self, user: str, name: str) -> tuple[str, dict[str, Any]]: ...
+    def list_tokens(self, user: str | None) -> list[dict[str, Any]]: ...
+    def revoke_token(self, token_id: int) -> None: ...
 
 
 def run_summary(run: Any) -> dict[str, Any]:
@@ -104,7 +115,7 @@ class LocalBackend:
     def logs(
         self, run_id: int, *, step: str | None, after: int, limit: int
     ) -> list[dict[str, Any]]:
-        chunks = queries.logs(self.rt, self.actor, run_id, step=step, after_id=after, limit=limit)
+        chunks, _ = masked_logs(self.rt, self.actor, run_id, step=step, after_id=after, limit=limit)
         if not chunks:
             return []
         with self.rt.db.read() as conn:
@@ -157,3 +168,53 @@ class LocalBackend:
             }
             for a in found
         ]
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def add_user(
+        self, name: str, password: str | None, admin: bool, grants: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, Any], str | None]:
+        account, generated = accounts.add_user(self.rt, self.actor, name, password, admin, grants)
+        return _account(account), generated
+
+    def set_password(self, name: str, password: str) -> None:
+        accounts.set_password(self.rt, self.actor, name, password)
+
+    def disable_user(self, name: str, disabled: bool) -> None:
+        accounts.disable_user(self.rt, self.actor, name, disabled)
+
+    def grant(self, name: str, category: str, role: str, revoke: bool) -> bool:
+        change = accounts.revoke_grant if revoke else accounts.grant
+        return change(self.rt, self.actor, name, category, role)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        return [_account(a) for a in accounts.list_users(self.rt, self.actor)]
+
+    def create_token(self, user: str, name: str) -> tuple[str, dict[str, Any]]:
+        plain, record = accounts.create_token(self.rt, self.actor, user, name)
+        return plain, _token(record)
+
+    def list_tokens(self, user: str | None) -> list[dict[str, Any]]:
+        return [_token(t) for t in accounts.list_tokens(self.rt, self.actor, user)]
+
+    def revoke_token(self, token_id: int) -> None:
+        accounts.revoke_token(self.rt, self.actor, token_id)
+
+
+def _account(account: Any) -> dict[str, Any]:
+    return {
+        "name": account.name,
+        "is_admin": account.is_admin,
+        "disabled": account.disabled,
+        "grants": [{"category": c, "role": r} for c, r in account.grants],
+    }
+
+
+def _token(token: Any) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "user": token.user,
+        "name": token.name,
+        "created_at": queries.iso_time(token.created_at),
+        "revoked_at": queries.iso_time(token.revoked_at),
+    }

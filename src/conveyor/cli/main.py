@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from conveyor.cli import agent, definitions, runs, steering  # noqa: F401 - registers commands
+from conveyor.cli import (  # noqa: F401 - importing a module registers its commands
+    accounts,
+    agent,
+    definitions,
+    runs,
+    server,
+    steering,
+)
 from conveyor.cli.app import app, state
 from conveyor.cli.globals import split_globals
 from conveyor.config import Settings

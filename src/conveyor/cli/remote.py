@@ -89,8 +89,9 @@ class RemoteBackend:
         query: dict[str, Any] = {"after": after, "limit": limit}
         if step:
             query["step"] = step
-        found: list[dict[str, Any]] = self._call("GET", f"/runs/{run_id}/logs", params=query)
-        return found
+        page: dict[str, Any] = self._call("GET", f"/runs/{run_id}/logs", params=query)
+        chunks: list[dict[str, Any]] = page["chunks"]
+        return chunks
 
     def _step_action(self, run_id: int, step: str, action: str, body: dict[str, Any]) -> str:
         data = self._call("POST", f"/runs/{run_id}/steps/{_segment(step)}/{action}", json=body)
@@ -124,6 +125,48 @@ class RemoteBackend:
     def agents(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._call("GET", "/agents")
         return found
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def add_user(
+        self, name: str, password: str | None, admin: bool, grants: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, Any], str | None]:
+        body = {
+            "name": name,
+            "password": password,
+            "admin": admin,
+            "grants": [{"category": c, "role": r} for c, r in grants],
+        }
+        data = self._call("POST", "/users", json=body)
+        return data["user"], data.get("password")
+
+    def set_password(self, name: str, password: str) -> None:
+        self._call("POST", f"/users/{_segment(name)}/password", json={"password": password})
+
+    def disable_user(self, name: str, disabled: bool) -> None:
+        action = "disable" if disabled else "enable"
+        self._call("POST", f"/users/{_segment(name)}/{action}", json={})
+
+    def grant(self, name: str, category: str, role: str, revoke: bool) -> bool:
+        path = f"/users/{_segment(name)}/grants" + ("/revoke" if revoke else "")
+        return bool(self._call("POST", path, json={"category": category, "role": role})["changed"])
+
+    def list_users(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call("GET", "/users")
+        return found
+
+    def create_token(self, user: str, name: str) -> tuple[str, dict[str, Any]]:
+        data = self._call("POST", "/tokens", json={"user": user, "name": name})
+        return str(data["token"]), data["record"]
+
+    def list_tokens(self, user: str | None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call(
+            "GET", "/tokens", params={"user": user} if user else {}
+        )
+        return found
+
+    def revoke_token(self, token_id: int) -> None:
+        self._call("POST", f"/tokens/{token_id}/revoke", json={})
 
 
 def _segment(text: str) -> str:
