@@ -46,9 +46,7 @@ class Settings:
             secret_key=env.get("CONVEYOR_SECRET_KEY") or None,
             key_file=Path(key_file) if key_file else cls.key_file,
             lease_seconds=float(env.get("CONVEYOR_LEASE_SECONDS") or cls.lease_seconds),
-            heartbeat_seconds=float(
-                env.get("CONVEYOR_HEARTBEAT_SECONDS") or cls.heartbeat_seconds
-            ),
+            heartbeat_seconds=float(env.get("CONVEYOR_HEARTBEAT_SECONDS") or cls.heartbeat_seconds),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

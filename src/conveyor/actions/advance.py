@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -174,11 +175,11 @@ class Advancer:
     ) -> StepState:
         name = (step.uses or "")[len(SUB_JOB_PREFIX) :]
         try:
-            values = {
-                key: render_text(value, scope.get()) if isinstance(value, str) else value
-                for key, value in step.with_.items()
-            }
-            child_id = submit_child(self, name, values, run, row.id)
+            values = _with_values(step, scope.get())
+            # run.params shows secrets as ***: the child's secret params get the real values.
+            secrets = self.rt.box.open(run.secret_params)
+            unmasked = _with_values(step, replace(scope.get(), params={**run.params, **secrets}))
+            child_id = submit_child(self, name, values, run, row.id, secret_values=unmasked)
         except (ConveyorError, MissingValue) as exc:
             return self.fail_step(run, row, f"the sub-job {name!r} could not start: {exc}")
         self._set([row.id], run, step.id, StepState.RUNNING, started_at=db_now())
@@ -261,6 +262,13 @@ class _LazyScope:
 def render_text(text: str, scope: Scope) -> str:
     """Render a template with raw values (for with-values, instructions, lock names)."""
     return render(parse_template(text), lambda ref: as_text(scope.resolve(ref)))
+
+
+def _with_values(step: JobStepDef, scope: Scope) -> dict[str, Any]:
+    return {
+        key: render_text(value, scope) if isinstance(value, str) else value
+        for key, value in step.with_.items()
+    }
 
 
 def _as_list(value: Any) -> list[Any]:

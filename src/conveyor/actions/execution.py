@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
-from conveyor.actions.advance import Advancer
+from conveyor.actions.advance import Advancer, render_text
 from conveyor.actions.runtime import Runtime
 from conveyor.actions.versions import load_job
+from conveyor.engine.scope import MissingValue, Scope
 from conveyor.engine.states import StepState
 from conveyor.store import claims as claim_store
 from conveyor.store import locks as lock_store
@@ -21,6 +22,7 @@ from conveyor.store.records import ClaimedStep, StepRunRecord
 
 MAX_BACKOFF_SECONDS = 3600.0
 EXTRA_ATTEMPTS_WHEN_LOST = 3
+LOCK_RETRY_SECONDS = 0.5
 _SWEEP_LOCK_KEY = 0x0C0E7E41
 
 
@@ -35,10 +37,42 @@ class StepResult:
 
 
 def claim(rt: Runtime, agent_id: int, keys: Sequence[str], limit: int) -> list[ClaimedStep]:
+    """Take up to `limit` ready steps, with the locks each needs (all or none, in the same
+    transaction); a step whose lock is busy goes back to ready for a moment."""
     with rt.db.write() as conn:
-        return claim_store.claim(
+        claimed = claim_store.claim(
             conn, agent_id=agent_id, keys=keys, limit=limit, lease=rt.settings.lease_seconds
         )
+        return [step for step in claimed if _take_step_locks(conn, step)]
+
+
+def _take_step_locks(conn: Connection, step: ClaimedStep) -> bool:
+    locks = load_job(conn, step.job_version_id).steps[step.step_key].locks
+    if not locks:
+        return True
+    scope = Scope(
+        params=step.params,
+        outputs=step.outputs,
+        item=step.item,
+        run_id=step.run_id,
+        submitter=step.submitter,
+        job_name=step.job_name,
+    )
+    wanted = [(_lock_name(lock.name, scope), lock.limit) for lock in locks]
+    busy = lock_store.try_acquire(conn, wanted, run_id=step.run_id, step_run_id=step.step_run_id)
+    if busy is None:
+        return True
+    claim_store.unclaim(
+        conn, step.step_run_id, waiting_for=f"lock {busy}", retry_in=LOCK_RETRY_SECONDS
+    )
+    return False
+
+
+def _lock_name(template: str, scope: Scope) -> str:
+    try:
+        return render_text(template, scope)
+    except MissingValue:
+        return template  # validation checked the placeholders; never fail a claim over one
 
 
 def ship_log(rt: Runtime, step: ClaimedStep, chunk: str) -> bool:
@@ -60,12 +94,18 @@ def heartbeat(rt: Runtime, agent_id: int) -> list[int]:
         return claim_store.renew_leases(conn, agent_id, rt.settings.lease_seconds)
 
 
+def stale_attempts(rt: Runtime, token_by_id: Mapping[int, str]) -> set[int]:
+    """Which of an agent's attempts (step run id -> attempt token) are no longer its own."""
+    with rt.db.read() as conn:
+        return claim_store.stale_attempts(conn, token_by_id)
+
+
 def finish(rt: Runtime, step: ClaimedStep, result: StepResult) -> bool:
     """Record the end of an attempt and move the run on, in one transaction. A stale attempt
     token (the step was declared lost and re-run elsewhere) changes nothing and returns False."""
     with rt.db.write() as conn:
         advancer = Advancer(rt, conn)
-        run_store.get_run(conn, step.run_id, for_update=True)
+        run_store.lock_with_ancestors(conn, step.run_id)
         done = run_store.finish_attempt(
             conn,
             step.step_run_id,
@@ -76,7 +116,8 @@ def finish(rt: Runtime, step: ClaimedStep, result: StepResult) -> bool:
         )
         if not done:
             return False
-        lock_store.release_step(conn, step.step_run_id)
+        if lock_store.release_step(conn, step.step_run_id):
+            rt.db.notify_ready(conn)  # a step waiting for these locks may go now
         record = run_store.get_step_run(conn, step.step_run_id)
         if result.state == StepState.SUCCEEDED and result.outputs:
             run_store.insert_outputs(conn, record, result.outputs)
@@ -137,19 +178,11 @@ def sweep(rt: Runtime) -> int:
 
 def _declare_lost(advancer: Advancer, record: StepRunRecord) -> None:
     conn = advancer.conn
-    run_store.get_run(conn, record.run_id, for_update=True)
-    changed = run_store.set_step_runs(
-        conn,
-        [record.id],
-        only_states=[StepState.RUNNING],
-        state=StepState.LOST.value,
-        ended_at=db_now(),
-        lease_expires_at=None,
-        error="its agent stopped heartbeating",
-    )
-    if not changed:
+    run_store.lock_with_ancestors(conn, record.run_id)
+    if not claim_store.declare_lost(conn, record.id):
         return
-    lock_store.release_step(conn, record.id)
+    if lock_store.release_step(conn, record.id):
+        advancer.db.notify_ready(conn)
     add_event(
         conn,
         "step",

@@ -105,13 +105,21 @@ def submit_child(
     raw_params: Mapping[str, Any],
     parent: RunRecord,
     parent_step_run_id: int,
+    secret_values: Mapping[str, Any] | None = None,
 ) -> int:
-    """Start a sub-job's run on behalf of the parent run's submitter."""
+    """Start a sub-job's run on behalf of the parent run's submitter. `secret_values` are the
+    params rendered with the parent's secrets: only the child's secret params take them, so a
+    secret never lands in a plain param."""
     conn = advancer.conn
     job = definition_store.get_job(conn, job_name)
     version = definition_store.get_version(conn, job.id)
     loaded = load_job(conn, version.id)
-    return create_run(advancer, loaded, job.id, raw_params, parent.submitter, parent_step_run_id)
+    unmasked = secret_values or {}
+    params = {
+        key: unmasked.get(key, value) if key in loaded.secret_names else value
+        for key, value in raw_params.items()
+    }
+    return create_run(advancer, loaded, job.id, params, parent.submitter, parent_step_run_id)
 
 
 def start_queued(advancer: Advancer, job_id: int) -> None:

@@ -94,7 +94,7 @@ def approve(
             step_run_id=row.id,
             actor=actor.name,
             decision="approve",
-            fields=dict(fields),
+            fields=_shown(manual, fields),
             reason=reason,
         )
         add_audit(
@@ -127,7 +127,8 @@ def approve(
             )
             return run.state
         approvers = [a["actor"] for a in earlier] + [actor.name]
-        outputs = {k: _text(v) for k, v in checked.items() if v is not None}
+        # Secret fields are masked like secret params: outputs are shown everywhere.
+        outputs = {k: _text(v) for k, v in _shown(manual, checked).items() if v is not None}
         outputs["approved_by"] = ",".join(approvers)
         if reason:
             outputs["reason"] = reason

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from conveyor.actions import execution
 from conveyor.actions.runtime import Runtime
@@ -134,16 +134,20 @@ class Agent:
         beats = 0
         last_ok = time.monotonic()
         while not self.stopping.wait(self.rt.settings.heartbeat_seconds):
+            if time.monotonic() - last_ok > self.rt.settings.lease_seconds:
+                # Paused or cut off for a whole lease: the sweeper may have re-queued our steps,
+                # so our copies must stop before anything else, and report nothing.
+                log.error("no heartbeat for a whole lease: abandoning this agent's steps")
+                self._abandon(self._tokens())
             try:
                 cancelled = execution.heartbeat(self.rt, self.id)
+                stale = execution.stale_attempts(self.rt, self._tokens())
                 last_ok = time.monotonic()
             except StoreError as exc:
                 # Never swallow this silently: past the lease our steps are someone else's.
                 log.warning("heartbeat failed: %s", exc)
-                if time.monotonic() - last_ok > self.rt.settings.lease_seconds:
-                    log.error("no heartbeat for a whole lease: stopping this agent's steps")
-                    self._cancel_all()
                 continue
+            self._abandon(stale)
             with self._lock:
                 for step_run_id in cancelled:
                     if step_run_id in self._active:
@@ -151,6 +155,19 @@ class Agent:
             beats += 1
             if beats % SWEEP_EVERY_HEARTBEATS == 0:
                 self._sweep()
+
+    def _tokens(self) -> dict[int, str]:
+        with self._lock:
+            return {key: a.claimed.attempt_token for key, a in self._active.items()}
+
+    def _abandon(self, step_run_ids: Iterable[int]) -> None:
+        """Kill these attempts' processes; they no longer report (the step is not theirs)."""
+        with self._lock:
+            for step_run_id in step_run_ids:
+                attempt = self._active.get(step_run_id)
+                if attempt is not None:
+                    attempt.stale = True
+                    attempt.cancel.set()
 
     def _sweep(self) -> None:
         try:

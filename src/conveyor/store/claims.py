@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 from sqlalchemy import Connection, select, update
@@ -72,6 +72,24 @@ def claim(
     return _claimed_details(conn, ids, token) if ids else []
 
 
+def unclaim(conn: Connection, step_run_id: int, *, waiting_for: str, retry_in: float) -> None:
+    """Put a just-claimed step run back to ready (a lock it needs is held elsewhere). It is
+    not claimable for `retry_in` seconds, so that it cannot starve the ready steps behind it."""
+    conn.execute(
+        update(step_run)
+        .where(step_run.c.id == step_run_id)
+        .values(
+            state=StepState.READY.value,
+            agent_id=None,
+            attempt_token=None,
+            started_at=None,
+            lease_expires_at=None,
+            waiting_for=waiting_for,
+            not_before=db_now() + retry_in,
+        )
+    )
+
+
 def _claimed_details(conn: Connection, ids: list[int], token: str) -> list[ClaimedStep]:
     query = (
         select(
@@ -137,24 +155,28 @@ def renew_leases(conn: Connection, agent_id: int, lease: float) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
-def running_states(conn: Connection, ids: Sequence[int], token_by_id: dict[int, str]) -> set[int]:
-    """Of these step runs, the ones still running under the given attempt tokens."""
-    if not ids:
+def stale_attempts(conn: Connection, token_by_id: Mapping[int, str]) -> set[int]:
+    """Of these step runs, the ones no longer running under the given attempt tokens (declared
+    lost and perhaps re-run elsewhere): the agent must stop its copy and report nothing."""
+    if not token_by_id:
         return set()
     rows = conn.execute(
         select(step_run.c.id, step_run.c.attempt_token, step_run.c.state).where(
-            step_run.c.id.in_(list(ids))
+            step_run.c.id.in_(list(token_by_id))
         )
     )
-    return {
+    running = {
         r.id
         for r in rows
-        if r.state == StepState.RUNNING.value and r.attempt_token == token_by_id.get(r.id)
+        if r.state == StepState.RUNNING.value and r.attempt_token == token_by_id[r.id]
     }
+    return set(token_by_id) - running
 
 
 def expired(conn: Connection, limit: int = 100) -> list[StepRunRecord]:
-    """Running step runs whose lease passed by the database clock, locked for the sweeper."""
+    """Running step runs whose lease passed by the database clock. Not locked here: the
+    sweeper locks each one's run first (lock order job_run, then step_run) and re-checks the
+    lease with `declare_lost`, since a heartbeat may renew it meanwhile."""
     query = (
         select(step_run)
         .where(
@@ -164,6 +186,24 @@ def expired(conn: Connection, limit: int = 100) -> list[StepRunRecord]:
         .order_by(step_run.c.id)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     return [StepRunRecord.from_row(r) for r in conn.execute(query).mappings()]
+
+
+def declare_lost(conn: Connection, step_run_id: int) -> bool:
+    """Mark a running step run lost if its lease is still expired; False when it was renewed,
+    finished or already declared lost meanwhile."""
+    result = conn.execute(
+        update(step_run)
+        .where(
+            step_run.c.id == step_run_id,
+            step_run.c.state == StepState.RUNNING.value,
+            step_run.c.lease_expires_at < db_now(),
+        )
+        .values(
+            state=StepState.LOST.value,
+            ended_at=db_now(),
+            lease_expires_at=None,
+            error="its agent stopped heartbeating",
+        )
+    )
+    return result.rowcount == 1

@@ -41,8 +41,11 @@ def try_acquire(
     return None
 
 
-def release_step(conn: Connection, step_run_id: int) -> None:
-    conn.execute(delete(lock_hold).where(lock_hold.c.step_run_id == step_run_id))
+def release_step(conn: Connection, step_run_id: int) -> int:
+    """Release the locks a step run holds; returns how many it held."""
+    return int(
+        conn.execute(delete(lock_hold).where(lock_hold.c.step_run_id == step_run_id)).rowcount
+    )
 
 
 def release_run(conn: Connection, run_id: int) -> None:

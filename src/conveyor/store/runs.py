@@ -61,6 +61,28 @@ def get_run(conn: Connection, run_id: int, *, for_update: bool = False) -> RunRe
     return _run_record(row)
 
 
+def lock_with_ancestors(conn: Connection, run_id: int) -> RunRecord:
+    """Lock a run's row after those of its ancestors, root first. Cancelling a run locks it and
+    then its sub-job runs; a sub-job's end locks it and then its parent: both must take the
+    locks in this one order, or the two could deadlock on PostgreSQL."""
+    chain = [run_id]
+    while (parent := _parent_run_id(conn, chain[-1])) is not None and parent not in chain:
+        chain.append(parent)
+    for ancestor in reversed(chain[1:]):
+        get_run(conn, ancestor, for_update=True)
+    return get_run(conn, run_id, for_update=True)
+
+
+def _parent_run_id(conn: Connection, run_id: int) -> int | None:
+    query = (
+        select(step_run.c.run_id)
+        .join(job_run, job_run.c.parent_step_run_id == step_run.c.id)
+        .where(job_run.c.id == run_id)
+    )
+    found = conn.execute(query).scalar()
+    return int(found) if found is not None else None
+
+
 def list_runs(
     conn: Connection,
     *,
