@@ -200,7 +200,15 @@ def _load(text: str, source: str, problems: list[Problem]) -> list[Document]:
     if len(text) > MAX_FILE_BYTES:
         problems.append(Problem(source, 0, "the text is larger than 16 MiB"))
         return []
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        # The reader checks every character up front, before any document is parsed.
+        line = text[: exc.position].count("\n") + 1
+        problems.append(
+            Problem(source, line, f"the text holds a control character (U+{exc.character:04X})")
+        )
+        return []
     documents: list[Document] = []
     try:
         while loader.check_node():

@@ -218,3 +218,11 @@ def test_example_of_the_spec_loads() -> None:
     spec = Path(__file__).with_name("spec_example.yaml")
     documents = load_paths([spec])
     assert [d.definition.name for d in documents] == ["http-health", "deploy-service"]
+
+
+def test_control_characters_are_refused_with_their_line() -> None:
+    with pytest.raises(DefinitionError) as refused:
+        load_text("kind: job\nname: x\x1f\n", "ctl.yaml")
+    assert (
+        str(refused.value.problems[0]) == "ctl.yaml:2: the text holds a control character (U+001F)"
+    )
