@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (run by the peers' venv: prefect, luigi, airflow are not installed where mypy runs)
 """Airflow peer: W1-W3 run with `dag.test()` (in-process, no scheduler).
 
 `dag.test()` is Airflow's own single-process runner: it needs the metadata database (SQLite in

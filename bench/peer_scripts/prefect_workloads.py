@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (run by the peers' venv: prefect, luigi, airflow are not installed where mypy runs)
 """Prefect peer, in-process (ephemeral API): W1-W3 timed around the flow call.
 
 The harness also runs this file with --repeat 1 --warmup 0 and times the whole process, which
