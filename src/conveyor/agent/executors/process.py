@@ -34,6 +34,7 @@ KILL_GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL of the group
 PIPE_DRAIN_SECONDS = 1.0  # how long the log pipe may stay open once the group is gone
 READ_CHUNK = 64 * 1024
 _POLL_SECONDS = 0.1  # how often the log reader looks at its stop flag while the pipe is idle
+_CANCEL_CHECK_SECONDS = 0.05  # how soon a cancel is seen while a pidfd waits for the exit
 
 
 @dataclass(frozen=True)
@@ -254,17 +255,39 @@ def _terminate_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float | None, cancel: threading.Event) -> str:
-    """Wait for the process to end; return "exited", "timeout" or "cancelled"."""
+    """Wait for the process to end; return "exited", "timeout" or "cancelled". On Linux a
+    pidfd says the moment the process ends, so a short step is not held up by a polling pause."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    pause = 0.001  # short steps end fast: start with a short pause, then back off to 50 ms
-    while proc.poll() is None:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            return "timeout"
-        if cancel.wait(pause if remaining is None else min(pause, remaining)):
-            return "cancelled"
-        pause = min(pause * 2, 0.05)
-    return "exited"
+    watch = _exit_watch(proc.pid)
+    pause = 0.001  # without a pidfd: start with a short pause, then back off to 50 ms
+    try:
+        while proc.poll() is None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return "timeout"
+            if cancel.is_set():
+                return "cancelled"
+            step = _CANCEL_CHECK_SECONDS if watch else pause
+            step = step if remaining is None else min(step, remaining)
+            if watch:
+                watch[1].poll(step * 1000)
+            elif cancel.wait(step):
+                return "cancelled"
+            pause = min(pause * 2, 0.05)
+        return "exited"
+    finally:
+        if watch:
+            os.close(watch[0])
+
+
+def _exit_watch(pid: int) -> tuple[int, select.poll] | None:
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return fd, poller
 
 
 def _private_file(folder: str, name: str, text: str) -> str:
