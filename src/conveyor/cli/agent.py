@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from conveyor.actions.runtime import Runtime
-from conveyor.agent.worker import Agent
 from conveyor.cli.app import app, emit_json, guarded, say, state
 from conveyor.errors import UsageError
 
@@ -32,6 +31,8 @@ def agent(
         raise UsageError("an agent needs the database: set CONVEYOR_DB")
     if slots < 1:
         raise UsageError("--slots must be at least 1")
+    from conveyor.agent.worker import Agent
+
     rt = Runtime.open(state.settings)
     worker = Agent(rt, tags=_tags(tags), slots=slots, name=name)
     stop = threading.Event()

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Protocol
 
-from conveyor.actions import accounts, manual, queries, steering, submit
 from conveyor.actions import definitions as definition_actions
+from conveyor.actions import manual, queries, steering, submit
 from conveyor.actions.access import Actor
 from conveyor.actions.catalog import masked_logs
 from conveyor.actions.identity import local_actor
@@ -174,31 +174,40 @@ class LocalBackend:
     def add_user(
         self, name: str, password: str | None, admin: bool, grants: Sequence[tuple[str, str]]
     ) -> tuple[dict[str, Any], str | None]:
-        account, generated = accounts.add_user(self.rt, self.actor, name, password, admin, grants)
+        account, generated = _accounts().add_user(
+            self.rt, self.actor, name, password, admin, grants
+        )
         return _account(account), generated
 
     def set_password(self, name: str, password: str) -> None:
-        accounts.set_password(self.rt, self.actor, name, password)
+        _accounts().set_password(self.rt, self.actor, name, password)
 
     def disable_user(self, name: str, disabled: bool) -> None:
-        accounts.disable_user(self.rt, self.actor, name, disabled)
+        _accounts().disable_user(self.rt, self.actor, name, disabled)
 
     def grant(self, name: str, category: str, role: str, revoke: bool) -> bool:
-        change = accounts.revoke_grant if revoke else accounts.grant
-        return change(self.rt, self.actor, name, category, role)
+        change = _accounts().revoke_grant if revoke else _accounts().grant
+        return bool(change(self.rt, self.actor, name, category, role))
 
     def list_users(self) -> list[dict[str, Any]]:
-        return [_account(a) for a in accounts.list_users(self.rt, self.actor)]
+        return [_account(a) for a in _accounts().list_users(self.rt, self.actor)]
 
     def create_token(self, user: str, name: str) -> tuple[str, dict[str, Any]]:
-        plain, record = accounts.create_token(self.rt, self.actor, user, name)
+        plain, record = _accounts().create_token(self.rt, self.actor, user, name)
         return plain, _token(record)
 
     def list_tokens(self, user: str | None) -> list[dict[str, Any]]:
-        return [_token(t) for t in accounts.list_tokens(self.rt, self.actor, user)]
+        return [_token(t) for t in _accounts().list_tokens(self.rt, self.actor, user)]
 
     def revoke_token(self, token_id: int) -> None:
-        accounts.revoke_token(self.rt, self.actor, token_id)
+        _accounts().revoke_token(self.rt, self.actor, token_id)
+
+
+def _accounts() -> Any:
+    # Password hashing (argon2) loads only for the commands that manage accounts.
+    from conveyor.actions import accounts
+
+    return accounts
 
 
 def _account(account: Any) -> dict[str, Any]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from conveyor.agent.worker import Agent
 from conveyor.cli.backend import LocalBackend
 from conveyor.config import Settings
+
+if TYPE_CHECKING:
+    from conveyor.agent.worker import Agent
 
 
 class LocalRun:
@@ -18,6 +21,8 @@ class LocalRun:
         self.agent: Agent | None = None
 
     def __enter__(self) -> LocalRun:
+        from conveyor.agent.worker import Agent
+
         self.agent = Agent(self.backend.rt, slots=self.slots, name="local")
         self.agent.start()
         return self

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from conveyor.actions import execution
-from conveyor.actions.accounts import FIRST_ADMIN, ensure_first_admin
 from conveyor.actions.runtime import Runtime
 from conveyor.cli.app import app, guarded, say, state
 from conveyor.errors import StoreError
@@ -42,8 +41,10 @@ def server(
     tags: Annotated[str, typer.Option("--tags", help="Tags of the embedded agent.")] = "",
 ) -> None:
     """Serve the REST API (/api/v1) and the web pages."""
+    # Imported here: the other commands need neither the web stack nor password hashing.
     import uvicorn
 
+    from conveyor.actions.accounts import FIRST_ADMIN, ensure_first_admin
     from conveyor.agent.worker import Agent
     from conveyor.api import create_app
 
