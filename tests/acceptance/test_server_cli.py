@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from support.server import free_port, running_server
 
 JOB = """
 kind: job
@@ -33,43 +31,11 @@ steps:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def server(
-    cli_env: dict[str, str], tmp_path: Path, wait_until: Callable[..., None]
-) -> Iterator[tuple[str, str]]:
+def server(cli_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A running server; yields its URL and the first admin's one-time password."""
-    port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "server", "--port", str(port), "--slots", "2"],
-        env=cli_env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, timeout=30)
-        text = (tmp_path / "server.log").read_text()
-        password = text.split("password ", 1)[1].split()[0]
-        yield url, password
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    with running_server(cli_env, tmp_path, "--slots", "2") as found:
+        yield found.url, found.admin_password
 
 
 def test_the_cli_works_through_the_server_with_tokens_and_roles(
@@ -107,6 +73,6 @@ def test_the_cli_works_through_the_server_with_tokens_and_roles(
 
 
 def test_an_unreachable_server_exits_6(cli: Callable[..., Any]) -> None:
-    result = cli("runs", env={"CONVEYOR_URL": f"http://127.0.0.1:{_free_port()}"})
+    result = cli("runs", env={"CONVEYOR_URL": f"http://127.0.0.1:{free_port()}"})
     assert result.code == 6
     assert "Traceback" not in result.err

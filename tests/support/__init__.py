@@ -1,0 +1,1 @@
+"""Helpers shared by test layers (on sys.path through pytest's `pythonpath`)."""
