@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from conveyor.actions.advance import Advancer, render_text
+from conveyor.actions.launch import start_lock_waiters
 from conveyor.actions.runtime import Runtime
 from conveyor.actions.versions import load_job
 from conveyor.engine.scope import MissingValue, Scope
@@ -22,7 +23,7 @@ from conveyor.store.records import ClaimedStep, StepRunRecord
 
 MAX_BACKOFF_SECONDS = 3600.0
 EXTRA_ATTEMPTS_WHEN_LOST = 3
-LOCK_RETRY_SECONDS = 0.5
+LOCK_RETRY_SECONDS = 5.0
 _SWEEP_LOCK_KEY = 0x0C0E7E41
 
 
@@ -38,18 +39,20 @@ class StepResult:
 
 def claim(rt: Runtime, agent_id: int, keys: Sequence[str], limit: int) -> list[ClaimedStep]:
     """Take up to `limit` ready steps, with the locks each needs (all or none, in the same
-    transaction); a step whose lock is busy goes back to ready for a moment."""
+    transaction); a step whose lock is busy goes back to ready, waiting for it."""
     with rt.db.write() as conn:
         claimed = claim_store.claim(
             conn, agent_id=agent_id, keys=keys, limit=limit, lease=rt.settings.lease_seconds
         )
-        return [step for step in claimed if _take_step_locks(conn, step)]
+        wanted = {step.step_run_id: _wanted_locks(conn, step) for step in claimed}
+        lock_store.prepare(conn, (name for locks in wanted.values() for name, _ in locks))
+        return [step for step in claimed if _take_step_locks(conn, step, wanted[step.step_run_id])]
 
 
-def _take_step_locks(conn: Connection, step: ClaimedStep) -> bool:
+def _wanted_locks(conn: Connection, step: ClaimedStep) -> list[tuple[str, int]]:
     locks = load_job(conn, step.job_version_id).steps[step.step_key].locks
     if not locks:
-        return True
+        return []
     scope = Scope(
         params=step.params,
         outputs=step.outputs,
@@ -58,14 +61,31 @@ def _take_step_locks(conn: Connection, step: ClaimedStep) -> bool:
         submitter=step.submitter,
         job_name=step.job_name,
     )
-    wanted = [(_lock_name(lock.name, scope), lock.limit) for lock in locks]
+    return [(_lock_name(lock.name, scope), lock.limit) for lock in locks]
+
+
+def _take_step_locks(conn: Connection, step: ClaimedStep, wanted: list[tuple[str, int]]) -> bool:
+    if not wanted:
+        return True
     busy = lock_store.try_acquire(conn, wanted, run_id=step.run_id, step_run_id=step.step_run_id)
     if busy is None:
         return True
+    # Releasing the lock makes this step claimable at once (lock_store.wake_waiters); the retry
+    # delay is only a safety net for a release that raced with this claim.
     claim_store.unclaim(
-        conn, step.step_run_id, waiting_for=f"lock {busy}", retry_in=LOCK_RETRY_SECONDS
+        conn, step.step_run_id, waiting_for=busy.sentence(), retry_in=LOCK_RETRY_SECONDS
     )
     return False
+
+
+def release_step_locks(advancer: Advancer, step_run_id: int) -> None:
+    """Release a step run's locks and wake what waits for them: steps, and runs queued."""
+    released = lock_store.release_step(advancer.conn, step_run_id)
+    if not released:
+        return
+    lock_store.wake_waiters(advancer.conn, released)
+    advancer.db.notify_ready(advancer.conn)
+    start_lock_waiters(advancer)
 
 
 def _lock_name(template: str, scope: Scope) -> str:
@@ -116,8 +136,7 @@ def finish(rt: Runtime, step: ClaimedStep, result: StepResult) -> bool:
         )
         if not done:
             return False
-        if lock_store.release_step(conn, step.step_run_id):
-            rt.db.notify_ready(conn)  # a step waiting for these locks may go now
+        release_step_locks(advancer, step.step_run_id)
         record = run_store.get_step_run(conn, step.step_run_id)
         if result.state == StepState.SUCCEEDED and result.outputs:
             run_store.insert_outputs(conn, record, result.outputs)
@@ -181,8 +200,7 @@ def _declare_lost(advancer: Advancer, record: StepRunRecord) -> None:
     run_store.lock_with_ancestors(conn, record.run_id)
     if not claim_store.declare_lost(conn, record.id):
         return
-    if lock_store.release_step(conn, record.id):
-        advancer.db.notify_ready(conn)
+    release_step_locks(advancer, record.id)
     add_event(
         conn,
         "step",

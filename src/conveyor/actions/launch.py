@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
+
 from conveyor.actions.versions import LoadedJob, load_job
 from conveyor.definitions.params import check_values
 from conveyor.engine.scope import Scope
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from conveyor.actions.advance import Advancer
 
 MASK = "***"
+QUEUED_PREFIX = "waiting for a free slot: job "
 
 
 class LimitReached(ConflictError):
@@ -40,17 +43,7 @@ def create_run(
     values = check_values(definition.params, raw_params)
     secrets = {k: v for k, v in values.items() if k in loaded.secret_names and v is not None}
     shown = {k: (MASK if k in secrets else v) for k, v in values.items()}
-    state = RunState.RUNNING
-    if definition.max_concurrency is not None:
-        live = run_store.count_live_runs(conn, job_id)
-        queued = run_store.oldest_queued_runs(conn, job_id, 1)
-        if live >= definition.max_concurrency or queued:
-            if definition.on_limit == "reject":
-                raise LimitReached(
-                    f"job {definition.name!r} already has {live} run(s) going, its "
-                    f"max_concurrency is {definition.max_concurrency}: run refused"
-                )
-            state = RunState.QUEUED
+    state, waiting = _admission(conn, loaded, job_id)
     run_id = run_store.insert_run(
         conn,
         job_id=job_id,
@@ -61,6 +54,8 @@ def create_run(
         submitter=submitter,
         parent_step_run_id=parent_step_run_id,
     )
+    if waiting:
+        run_store.update_run(conn, run_id, error=waiting)
     run_store.insert_step_runs(
         conn,
         [
@@ -79,6 +74,25 @@ def create_run(
     return run_id
 
 
+def _admission(conn: Connection, loaded: LoadedJob, job_id: int) -> tuple[RunState, str | None]:
+    """Whether a new run may start now, or queues behind the job's max_concurrency (and why),
+    or is refused (on_limit: reject; nothing is stored then)."""
+    definition = loaded.definition
+    limit = definition.max_concurrency
+    if limit is None:
+        return RunState.RUNNING, None
+    live = run_store.count_live_runs(conn, job_id)
+    queued = run_store.oldest_queued_runs(conn, job_id, 1)
+    if live < limit and not queued:
+        return RunState.RUNNING, None
+    if definition.on_limit == "reject":
+        raise LimitReached(
+            f"job {definition.name!r} already has {live} run(s) going and allows "
+            f"{limit} at once (max_concurrency), so this run was refused"
+        )
+    return RunState.QUEUED, f"{QUEUED_PREFIX}{definition.name!r} allows {limit} run(s) at once"
+
+
 def start_run(
     advancer: Advancer, run_id: int, loaded: LoadedJob, params: Mapping[str, Any]
 ) -> bool:
@@ -91,10 +105,10 @@ def start_run(
         busy = lock_store.try_acquire(advancer.conn, wanted, run_id=run_id)
         if busy is not None:
             run_store.update_run(
-                advancer.conn, run_id, state=RunState.QUEUED.value, error=f"waiting for lock {busy}"
+                advancer.conn, run_id, state=RunState.QUEUED.value, error=busy.sentence()
             )
             return False
-        run_store.update_run(advancer.conn, run_id, error=None)
+    run_store.update_run(advancer.conn, run_id, error=None)
     advancer.advance(run_id)
     return True
 
@@ -128,6 +142,16 @@ def start_queued(advancer: Advancer, job_id: int) -> None:
     conn = advancer.conn
     candidates = run_store.oldest_queued_runs(conn, job_id, 20)
     candidates += run_store.runs_waiting_for_locks(conn, 20)
+    _start_in_order(advancer, candidates)
+
+
+def start_lock_waiters(advancer: Advancer) -> None:
+    """Locks were released without a run ending (a step's): runs queued for a lock may go."""
+    _start_in_order(advancer, run_store.runs_waiting_for_locks(advancer.conn, 20))
+
+
+def _start_in_order(advancer: Advancer, candidates: list[int]) -> None:
+    conn = advancer.conn
     for run_id in sorted(set(candidates)):
         run = run_store.get_run(conn, run_id, for_update=True)
         if run.state != RunState.QUEUED:
@@ -138,3 +162,16 @@ def start_queued(advancer: Advancer, job_id: int) -> None:
             continue
         run_store.update_run(conn, run_id, state=RunState.RUNNING.value)
         start_run(advancer, run_id, loaded, run.params)
+
+
+def relaunch(advancer: Advancer, run: RunRecord) -> RunState:
+    """Move a run on after a person steered it. `run` is the record from before the steering:
+    if it had ended (and was reopened since), it takes its job locks again first, since they
+    were released at its end; while one is held elsewhere it queues for it."""
+    conn = advancer.conn
+    if run.state.is_final:
+        loaded = load_job(conn, run.job_version_id)
+        if loaded.definition.locks:
+            start_run(advancer, run.id, loaded, run.params)
+            return run_store.get_run(conn, run.id).state
+    return advancer.advance(run.id)

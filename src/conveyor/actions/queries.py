@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +12,11 @@ from conveyor.actions.advance import render_text
 from conveyor.actions.runtime import Runtime
 from conveyor.actions.versions import LoadedJob, load_job
 from conveyor.engine.scope import Scope
+from conveyor.engine.states import StepState
 from conveyor.store import approvals as approval_store
 from conveyor.store import definitions as definition_store
 from conveyor.store import runs as run_store
-from conveyor.store.agents import list_agents
+from conveyor.store.agents import list_agents, live_tags
 from conveyor.store.logs import log_tail, read_logs
 from conveyor.store.records import LogChunk, RunRecord, StepRunRecord
 
@@ -36,6 +37,7 @@ class StepView:
     error: str | None
     waiting_for: str | None
     manual: dict[str, Any] | None = None
+    child_run_id: int | None = None  # the run a sub-job step started
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def run_view(rt: Runtime, actor: Actor, run_id: int, *, history: bool = False) -
         agents = {a.id: a.name for a in list_agents(conn, include_stopped=True)}
         scope = _scope(conn, run, job)
         steps = [_step_view(conn, r, outputs.get(r.id, {}), agents, job, scope, run) for r in rows]
+        steps = _with_routing(conn, rt, rows, steps)
     return RunView(
         id=run.id,
         job=run.job_name,
@@ -106,6 +109,36 @@ def run_view(rt: Runtime, actor: Actor, run_id: int, *, history: bool = False) -
         error=run.error,
         steps=steps,
     )
+
+
+def _with_routing(
+    conn: Any, rt: Runtime, rows: Sequence[StepRunRecord], steps: list[StepView]
+) -> list[StepView]:
+    """Add what the rows do not say: the child run of each sub-job step, and why a ready step
+    waits when no live agent has its tags (instead of leaving it ready in silence)."""
+    children = run_store.child_run_ids(conn, [r.id for r in rows])
+    idle = [r for r in rows if r.state == StepState.READY and not r.waiting_for]
+    live = live_tags(conn, rt.settings.lease_seconds) if idle else []
+    stranded = {r.id: _no_agent(r.tags_key) for r in idle if not _takeable(r.tags_key, live)}
+    return [
+        replace(
+            view,
+            child_run_id=children.get(view.id),
+            waiting_for=stranded.get(view.id, view.waiting_for),
+        )
+        for view in steps
+    ]
+
+
+def _takeable(key: str, live: Sequence[frozenset[str]]) -> bool:
+    wanted = frozenset(key.split(",")) if key else frozenset()
+    return any(wanted <= tags for tags in live)
+
+
+def _no_agent(key: str) -> str:
+    if not key:
+        return "no live agent is running"
+    return f"no live agent has tags {key.replace(',', ', ')}"
 
 
 def _scope(conn: Any, run: RunRecord, job: LoadedJob) -> Scope:

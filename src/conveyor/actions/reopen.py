@@ -24,6 +24,8 @@ def reopen(conn: Connection, run: RunRecord) -> None:
         cancel_requested=False,
         error=None,
     )
+    # Ended, the run gave up its max_concurrency slot; coming back it takes one again at once
+    # (a person asked for it), but its job locks are taken again (launch.relaunch).
     add_event(conn, "run", {"state": RunState.RUNNING.value, "reopened": True}, run_id=run.id)
 
 

@@ -8,9 +8,10 @@ from sqlalchemy import Connection
 
 from conveyor.actions.access import Actor, Role
 from conveyor.actions.advance import Advancer
+from conveyor.actions.launch import relaunch
 from conveyor.actions.reopen import reopen, step_rows
 from conveyor.actions.runtime import Runtime
-from conveyor.actions.versions import load_job
+from conveyor.actions.subjobs import not_restartable
 from conveyor.engine.states import BROKEN_STEP_STATES, RunState, StepState
 from conveyor.errors import ConflictError
 from conveyor.store import runs as run_store
@@ -85,17 +86,8 @@ def resume(rt: Runtime, actor: Actor, run_id: int, force: Collection[str] = ()) 
             raise ConflictError(
                 f"run {run_id} is {run.state.value}; only failed or cancelled runs resume"
             )
-        job = load_job(conn, run.job_version_id)
         rows = [r for r in run_store.current_step_runs(conn, run.id) if r.state in RERUNNABLE]
-        refused = sorted(
-            {
-                r.step_key
-                for r in rows
-                if r.state in (StepState.FAILED, StepState.LOST)
-                and not job.steps[r.step_key].restartable
-                and r.step_key not in force
-            }
-        )
+        refused = not_restartable(conn, run, force)
         if refused:
             names = ", ".join(refused)
             raise ConflictError(
@@ -107,7 +99,7 @@ def resume(rt: Runtime, actor: Actor, run_id: int, force: Collection[str] = ()) 
                 run_store.new_attempt(conn, row, state=StepState.PENDING)
         reopen(conn, run)
         _audit(conn, actor, "run.resume", run, steps=sorted({r.step_key for r in rows}))
-        return Advancer(rt, conn).advance(run.id)
+        return relaunch(Advancer(rt, conn), run)
 
 
 def retry(rt: Runtime, actor: Actor, run_id: int, step_key: str) -> RunState:
@@ -121,7 +113,7 @@ def retry(rt: Runtime, actor: Actor, run_id: int, step_key: str) -> RunState:
             run_store.new_attempt(conn, row, state=StepState.PENDING)
         reopen(conn, run)
         _audit(conn, actor, "step.retry", run, step=step_key)
-        return Advancer(rt, conn).advance(run.id)
+        return relaunch(Advancer(rt, conn), run)
 
 
 def skip(rt: Runtime, actor: Actor, run_id: int, step_key: str) -> RunState:
@@ -174,4 +166,4 @@ def _settle(
             run,
             step=step_key,
         )
-        return Advancer(rt, conn).advance(run.id)
+        return relaunch(Advancer(rt, conn), run)

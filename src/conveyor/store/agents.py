@@ -61,3 +61,11 @@ def list_agents(conn: Connection, *, include_stopped: bool = False) -> list[Agen
         )
         for r in conn.execute(query)
     ]
+
+
+def live_tags(conn: Connection, within: float) -> list[frozenset[str]]:
+    """The tag sets of the agents online that heartbeated within the last `within` seconds."""
+    query = select(agent.c.tags).where(
+        agent.c.state == "online", agent.c.heartbeat_at >= db_now() - within
+    )
+    return [frozenset(tags) for tags in conn.execute(query).scalars()]

@@ -80,6 +80,7 @@ class StepRunRecord:
     exit_code: int | None
     error: str | None
     attempt_token: str | None = None
+    tags_key: str = ""
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> StepRunRecord:
@@ -102,6 +103,7 @@ class StepRunRecord:
             exit_code=row["exit_code"],
             error=row["error"],
             attempt_token=row.get("attempt_token"),
+            tags_key=row.get("tags_key") or "",
         )
 
 

@@ -277,7 +277,8 @@ def run_outputs(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[str,
         else:
             items.setdefault((run_id, key), {}).setdefault(index, {})[name] = value
     for (run_id, key), by_index in items.items():
-        found[run_id][key] = [by_index[i] for i in sorted(by_index)]
+        # Items without outputs keep their place, so that item i's value is always the i-th.
+        found[run_id][key] = [by_index.get(i, {}) for i in range(max(by_index) + 1)]
     return found
 
 
@@ -324,7 +325,36 @@ def runs_waiting_for_locks(conn: Connection, limit: int) -> list[int]:
 
 
 def child_runs(conn: Connection, parent_step_run_ids: Sequence[int]) -> list[int]:
+    return list(child_run_ids(conn, parent_step_run_ids).values())
+
+
+def child_run_ids(conn: Connection, parent_step_run_ids: Sequence[int]) -> dict[int, int]:
+    """The sub-job run started by each of these step runs: step run id -> run id."""
     if not parent_step_run_ids:
-        return []
-    query = select(job_run.c.id).where(job_run.c.parent_step_run_id.in_(list(parent_step_run_ids)))
-    return list(conn.execute(query).scalars())
+        return {}
+    query = select(job_run.c.parent_step_run_id, job_run.c.id).where(
+        job_run.c.parent_step_run_id.in_(list(parent_step_run_ids))
+    )
+    return {int(parent): int(child) for parent, child in conn.execute(query)}
+
+
+def earlier_child_run(conn: Connection, row: StepRunRecord) -> int | None:
+    """The sub-job run of the latest earlier attempt of this step run's step (and item), if any:
+    resuming a parent picks that run up again instead of starting another."""
+    attempts = select(step_run.c.id).where(
+        step_run.c.run_id == row.run_id,
+        step_run.c.step_key == row.step_key,
+        step_run.c.id != row.id,
+    )
+    if row.item_index is None:
+        attempts = attempts.where(step_run.c.item_index.is_(None))
+    else:
+        attempts = attempts.where(step_run.c.item_index == row.item_index)
+    query = (
+        select(job_run.c.id)
+        .where(job_run.c.parent_step_run_id.in_(attempts.scalar_subquery()))
+        .order_by(job_run.c.id.desc())
+        .limit(1)
+    )
+    found = conn.execute(query).scalar()
+    return int(found) if found is not None else None
