@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -106,11 +106,16 @@ class StepOut(BaseModel):
     error: str | None
     waiting_for: str | None
     manual: dict[str, Any] | None = None
+    child_run_id: int | None = None
 
 
 class RunOut(RunSummaryOut):
     parent_step_run_id: int | None
     steps: list[StepOut]
+
+
+class RolloutIn(Strict):
+    mode: Literal["remaining", "retry-failed", "abort"]
 
 
 class SubmitIn(Strict):

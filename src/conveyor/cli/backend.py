@@ -14,6 +14,7 @@ from conveyor.actions import manual, queries, steering, submit
 from conveyor.actions.access import Actor
 from conveyor.actions.catalog import masked_logs
 from conveyor.actions.identity import local_actor
+from conveyor.actions.rollout_steering import continue_rollout
 from conveyor.actions.runtime import Runtime
 from conveyor.config import Settings
 from conveyor.definitions.loader import Document
@@ -46,6 +47,7 @@ class Backend(Protocol):
     def retry(self, run_id: int, step: str) -> str: ...
     def skip(self, run_id: int, step: str) -> str: ...
     def succeed(self, run_id: int, step: str, outputs: Mapping[str, str]) -> str: ...
+    def rollout(self, run_id: int, step: str, mode: str) -> str: ...
     def agents(self) -> list[dict[str, Any]]: ...
     def add_user(
         self, name: str, password: str | None, admin: bool, grants: Sequence[tuple[str, str]]
@@ -152,6 +154,9 @@ class LocalBackend:
 
     def succeed(self, run_id: int, step: str, outputs: Mapping[str, str]) -> str:
         return steering.mark_succeeded(self.rt, self.actor, run_id, step, outputs).value
+
+    def rollout(self, run_id: int, step: str, mode: str) -> str:
+        return continue_rollout(self.rt, self.actor, run_id, step, mode).value
 
     def agents(self) -> list[dict[str, Any]]:
         with self.rt.db.read() as conn:

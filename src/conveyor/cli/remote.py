@@ -122,6 +122,9 @@ class RemoteBackend:
     def succeed(self, run_id: int, step: str, outputs: Mapping[str, str]) -> str:
         return self._step_action(run_id, step, "succeed", {"outputs": dict(outputs)})
 
+    def rollout(self, run_id: int, step: str, mode: str) -> str:
+        return self._step_action(run_id, step, "rollout", {"mode": mode})
+
     def agents(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._call("GET", "/agents")
         return found

@@ -92,3 +92,24 @@ def skip(run_id: RunId, step: StepId) -> None:
 def succeed(run_id: RunId, step: StepId, output: Outputs = None) -> None:
     """Mark a step succeeded by hand (e.g. a lost step that did its work), with outputs."""
     _done(run_id, f"{step} marked succeeded", state.backend.succeed(run_id, step, _pairs(output)))
+
+
+@app.command()
+@guarded
+def rollout(
+    run_id: RunId,
+    step: StepId,
+    remaining: Annotated[
+        bool, typer.Option("--remaining", help="Accept the failures; launch the rest.")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run the failed items again, then the rest.")
+    ] = False,
+    abort: Annotated[bool, typer.Option("--abort", help="Launch nothing more; fail.")] = False,
+) -> None:
+    """Decide on a rollout paused by its failures (on_max_failures: pause)."""
+    chosen = [m for m, on in (("remaining", remaining), ("retry-failed", retry_failed),
+                              ("abort", abort)) if on]  # fmt: skip
+    if len(chosen) != 1:
+        raise UsageError("choose exactly one of --remaining, --retry-failed or --abort")
+    _done(run_id, f"rollout {step}: {chosen[0]}", state.backend.rollout(run_id, step, chosen[0]))

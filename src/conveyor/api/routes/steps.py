@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from conveyor.actions import manual, steering
+from conveyor.actions.rollout_steering import continue_rollout
 from conveyor.api.auth import CurrentActor, Rt
 from conveyor.api.params import RunId, StepKey
-from conveyor.api.schemas import ApproveIn, RejectIn, StateOut, SucceedIn
+from conveyor.api.schemas import ApproveIn, RejectIn, RolloutIn, StateOut, SucceedIn
 
 router = APIRouter(prefix="/runs/{run_id}/steps/{step}", tags=["steps"])
 
@@ -58,3 +59,9 @@ def succeed(
     outputs = body.outputs if body is not None else {}
     state = steering.mark_succeeded(rt, actor, run_id, step, outputs)
     return StateOut(run=run_id, state=state.value)
+
+
+@router.post("/rollout", response_model=StateOut)
+def rollout(run_id: RunId, step: StepKey, body: RolloutIn, rt: Rt, actor: CurrentActor) -> StateOut:
+    """Decide on a paused rollout: launch the remaining items, retry the failed ones, or abort."""
+    return StateOut(run=run_id, state=continue_rollout(rt, actor, run_id, step, body.mode).value)
