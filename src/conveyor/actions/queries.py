@@ -260,3 +260,20 @@ def jobs(rt: Runtime, actor: Actor) -> list[Any]:
     with rt.db.read() as conn:
         found = definition_store.list_jobs(conn)
     return [j for j in found if actor.has(Role.VIEWER, j.category)]
+
+
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """The list form of a run (no steps), shared by `conveyor runs --json` and `GET /runs`."""
+    return {
+        "id": run.id,
+        "job": run.job_name,
+        "version": run.version,
+        "category": run.category,
+        "state": run.state.value,
+        "params": dict(run.params),
+        "submitter": run.submitter,
+        "created_at": iso_time(run.created_at),
+        "started_at": iso_time(run.started_at),
+        "ended_at": iso_time(run.ended_at),
+        "error": run.error,
+    }

@@ -61,18 +61,6 @@ class Backend(Protocol):
     def revoke_token(self, token_id: int) -> None: ...
 
 
-def run_summary(run: Any) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "job": run.job_name,
-        "version": run.version,
-        "state": run.state.value,
-        "submitter": run.submitter,
-        "created_at": queries.iso_time(run.created_at),
-        "ended_at": queries.iso_time(run.ended_at),
-    }
-
-
 class LocalBackend:
     """Acts on the database directly, as `--user` / CONVEYOR_USER."""
 
@@ -112,7 +100,7 @@ class LocalBackend:
 
     def runs(self, *, job: str | None, states: Sequence[str], limit: int) -> list[dict[str, Any]]:
         found = queries.list_runs(self.rt, self.actor, job=job, states=states, limit=limit)
-        return [run_summary(r) for r in found]
+        return [queries.run_summary(r) for r in found]
 
     def logs(
         self, run_id: int, *, step: str | None, after: int, limit: int

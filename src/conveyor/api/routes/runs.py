@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from conveyor.actions import queries, steering
-from conveyor.actions.queries import iso_time, run_view
+from conveyor.actions.queries import run_view
 from conveyor.actions.submit import submit
 from conveyor.api.auth import CurrentActor, Rt
 from conveyor.api.params import Before, RunId
@@ -19,19 +19,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 def summary(run: RunRecord) -> RunSummaryOut:
     """The list form of a run: no steps."""
-    return RunSummaryOut(
-        id=run.id,
-        job=run.job_name,
-        version=run.version,
-        category=run.category,
-        state=run.state.value,
-        params=dict(run.params),
-        submitter=run.submitter,
-        created_at=iso_time(run.created_at),
-        started_at=iso_time(run.started_at),
-        ended_at=iso_time(run.ended_at),
-        error=run.error,
-    )
+    return RunSummaryOut(**queries.run_summary(run))
 
 
 @router.get("", response_model=list[RunSummaryOut])
