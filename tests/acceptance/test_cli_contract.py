@@ -186,6 +186,8 @@ def test_logs_and_json_listings(cli: Cli, write: Callable[[str, str], Path]) -> 
     assert {c["step"] for c in chunks} == {"greet", "check"}
     runs = json.loads(cli("runs", "--json").out)
     assert runs[0]["id"] == int(run_id)
+    jobs = {j["name"]: j for j in json.loads(cli("jobs", "--json").out)}
+    assert jobs["hello"] == {"name": "hello", "category": "Demo", "latest_version": 1}
     assert cli("logs", "999").code == 2
 
 

@@ -87,7 +87,7 @@ class LocalBackend:
 
     def jobs(self) -> list[dict[str, Any]]:
         return [
-            {"name": j.name, "category": j.category, "version": j.latest_version}
+            {"name": j.name, "category": j.category, "latest_version": j.latest_version}
             for j in queries.jobs(self.rt, self.actor)
         ]
 

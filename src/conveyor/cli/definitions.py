@@ -66,3 +66,15 @@ def apply(paths: Paths, json_out: JsonFlag = False) -> None:
         version = f" version {item['version']}" if item.get("version") else ""
         change = "applied" if item["changed"] else "unchanged"
         say(f"{item['kind']} {item['name']}:{version} {change}")
+
+
+@app.command()
+@guarded
+def jobs(json_out: JsonFlag = False) -> None:
+    """List the jobs you may see, by category, with their latest version."""
+    found = state.backend.jobs()
+    if json_out:
+        emit_json(found)
+        return
+    for job in found:
+        typer.echo(f"{job['category'][:24]:<24}  {job['name']:<32} v{job['latest_version']}")
