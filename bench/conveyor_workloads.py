@@ -5,9 +5,6 @@ scratch database (`bench.pg.scratch_database`). "Submit" is `time.time()` / `tim
 read just before `conveyor.actions.submit.submit`; "done" is the run's `job_run.ended_at`, which
 the engine stamps from the database clock in the transaction that ends the run. Both clocks are
 the machine's wall clock (same host), so the waiter's own polling never adds to the figure.
-
-Also runnable as `python -m bench.conveyor_workloads agent DB_URL KEY_FILE SLOTS LOG_LIMIT`:
-an agent process with a chosen log limit (W6), stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -370,9 +366,7 @@ def _w4_figures(rt: Runtime, runs: int, quick: bool) -> Result:
             )
         ).all()
         events = conn.execute(
-            select(event.c.run_id, event.c.step_run_id, event.c.data, event.c.created_at).where(
-                event.c.kind == "step"
-            )
+            select(event.c.run_id, event.c.step_run_id, event.c.data).where(event.c.kind == "step")
         ).all()
         failed_runs = conn.execute(
             select(func.count()).where(job_run.c.state != "succeeded")
@@ -381,12 +375,9 @@ def _w4_figures(rt: Runtime, runs: int, quick: bool) -> Result:
     # one "succeeded" step event per step run (a finish with a stale token writes none).
     keys = {(r.run_id, r.step_key) for r in rows}
     done_events: dict[int, int] = {}
-    ready_at: dict[tuple[int, str], float] = {}
     for e in events:
         if e.data.get("state") == "succeeded" and e.step_run_id is not None:
             done_events[e.step_run_id] = done_events.get(e.step_run_id, 0) + 1
-        elif e.data.get("state") == "ready":
-            ready_at.setdefault((e.run_id, str(e.data.get("step"))), float(e.created_at))
     problems = []
     if len(rows) != runs * W4_STEPS or len(keys) != len(rows):
         problems.append(f"{len(rows)} step runs for {runs} runs x {W4_STEPS} steps")
@@ -400,12 +391,14 @@ def _w4_figures(rt: Runtime, runs: int, quick: bool) -> Result:
         raise RuntimeError("W4 check failed: " + "; ".join(problems))
     first = min(float(r.started_at) for r in rows)
     last = max(float(r.ended_at) for r in rows)
-    # Claim latency: from the "ready" event the advancing transaction wrote for a dependent
-    # step (s001..s004) to that step run's started_at, stamped by the claim statement.
+    # Claim latency: a dependent step (s001..s004) becomes ready in the transaction that ends
+    # the step it needs, so from that step's ended_at to the dependent's started_at, both
+    # stamped by the database clock (the finish and the claim statements).
+    ended_at = {(r.run_id, r.step_key): float(r.ended_at) for r in rows}
     latencies = [
-        (float(r.started_at) - ready_at[(r.run_id, r.step_key)]) * 1000.0
+        (float(r.started_at) - ended_at[(r.run_id, f"s{int(r.step_key[1:]) - 1:03d}")]) * 1000.0
         for r in rows
-        if r.step_key != "s000" and (r.run_id, r.step_key) in ready_at
+        if r.step_key != "s000"
     ]
     return {
         "steps_per_s": len(rows) / (last - first),
@@ -416,8 +409,8 @@ def _w4_figures(rt: Runtime, runs: int, quick: bool) -> Result:
             f"{runs} runs{' (--quick; 1,000 in the full run)' if quick else ''} of a chain of "
             f"{W4_STEPS} `true` steps submitted first, then {W4_AGENTS} `conveyor agent "
             f"--slots {W4_SLOTS}` subprocesses; steps/s = step runs / (last ended_at - first "
-            f"started_at); claim latency = 'ready' event created_at -> step_run.started_at "
-            f"for the dependent steps (roots queued before the agents started are left out); "
+            f"started_at); claim latency = the needed step's ended_at -> the dependent's "
+            f"started_at (it becomes ready as its need ends; roots are left out); "
             f"checked in the store: one attempt per step, one 'succeeded' event each"
         ),
     }
@@ -587,18 +580,11 @@ def w6(ctx: BenchContext) -> Result:
     url = _sqlite_url(ctx.workdir, "w6.db")
     with _runtime(url, ctx.workdir) as rt:
         _apply(rt, BIG_LOG_YAML)
+        env = _cli_env(url, ctx.workdir)
+        env["CONVEYOR_LOG_LIMIT_BYTES"] = str(W6_LOG_LIMIT)  # the default 64 MiB would truncate
         agent = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.conveyor_workloads",
-                "agent",
-                url,
-                str(ctx.workdir / "key"),
-                "1",
-                str(W6_LOG_LIMIT),
-            ],
-            cwd=REPO,
+            [_conveyor_bin(), "agent", "--slots", "1", "--name", "bench-w6"],
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -631,8 +617,8 @@ def w6(ctx: BenchContext) -> Result:
         "idle_rss_mb": idle_rss,
         "log_page_1000_ms": median(pages),
         "note": (
-            f"SQLite; the agent is a separate process (bench.conveyor_workloads agent, an "
-            f"Agent with the log limit raised to 128 MiB: the default 64 MiB would truncate) "
+            f"SQLite; the agent is a separate process (`conveyor agent --slots 1` with "
+            f"CONVEYOR_LOG_LIMIT_BYTES=128 MiB: the default 64 MiB would truncate) "
             f"sampled via /proc VmHWM (MiB) over all {repeats} runs; every run's stored log "
             f"checked at {expected:,} characters; page = queries.logs(limit=1000), all pages"
         ),
@@ -671,37 +657,3 @@ def _page_times(rt: Runtime, run_id: int) -> list[float]:
         if len(chunks) == 1000:
             samples.append(elapsed)
         after = chunks[-1].id
-
-
-# -- an agent process with a chosen log limit (W6) --------------------------------------------
-
-
-def _agent_main(db_url: str, key_file: str, slots: int, log_limit: int) -> int:
-    settings = Settings(
-        db_url=db_url,
-        secret_key="bench",
-        key_file=Path(key_file),
-        user="bench",
-        log_limit_bytes=log_limit,
-    )
-    rt = Runtime.open(settings, migrate=False)
-    worker = Agent(rt, slots=slots, name="bench-w6")
-    stop = threading.Event()
-
-    def handler(_signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    worker.start()
-    while not stop.wait(0.5):
-        pass
-    worker.stop(timeout=10.0, kill=True)
-    rt.close()
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 6 or sys.argv[1] != "agent":
-        sys.exit("usage: python -m bench.conveyor_workloads agent DB_URL KEY_FILE SLOTS LOG_LIMIT")
-    sys.exit(_agent_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))

@@ -47,6 +47,7 @@ class Settings:
             key_file=Path(key_file) if key_file else cls.key_file,
             lease_seconds=float(env.get("CONVEYOR_LEASE_SECONDS") or cls.lease_seconds),
             heartbeat_seconds=float(env.get("CONVEYOR_HEARTBEAT_SECONDS") or cls.heartbeat_seconds),
+            log_limit_bytes=int(env.get("CONVEYOR_LOG_LIMIT_BYTES") or cls.log_limit_bytes),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -23,11 +23,12 @@ from conveyor.engine.progress import aggregate, next_moves, run_state
 from conveyor.engine.scope import MissingValue, Scope, as_text
 from conveyor.engine.states import RunState, StepState
 from conveyor.store import locks as lock_store
+from conveyor.store import outputs as output_store
 from conveyor.store import runs as run_store
 from conveyor.store.db import db_now
 from conveyor.store.events import add_event
 from conveyor.store.logs import add_log
-from conveyor.store.records import RunRecord, StepRunRecord
+from conveyor.store.records import RunRecord, StepRunBrief, StepRunRecord
 
 
 class Advancer:
@@ -38,13 +39,17 @@ class Advancer:
         self.db = rt.db
         self.conn = conn
 
-    def advance(self, run_id: int) -> RunState:
-        """Make ready what can run, skip what must be skipped, and end the run when done."""
-        run = run_store.get_run(self.conn, run_id, for_update=True)
+    def advance(self, run_id: int, *, locked: RunRecord | None = None) -> RunState:
+        """Make ready what can run, skip what must be skipped, and end the run when done.
+        `locked` is the run's record when the caller locked its row in this transaction and
+        changed nothing of it since."""
+        run = locked or run_store.get_run(self.conn, run_id, for_update=True)
         if run.state.is_final or run.state == RunState.QUEUED:
             return run.state
         job = load_job(self.conn, run.job_version_id)
-        by_key = _group(run_store.current_step_runs(self.conn, run_id))
+        # Only ids, keys, items and states: reading whole records of every step run of the run
+        # on each step's end made a long run's steps slower the longer it got.
+        by_key = _group(run_store.current_step_states(self.conn, run_id))
         states = {key: aggregate(r.state for r in by_key.get(key, [])) for key in job.graph.keys}
         rollouts = Rollouts(self, run, job)
         if not run.cancel_requested:
@@ -82,7 +87,7 @@ class Advancer:
         run: RunRecord,
         job: LoadedJob,
         key: str,
-        rows: Sequence[StepRunRecord],
+        rows: Sequence[StepRunBrief],
         move: StepState,
         scope: _LazyScope,
     ) -> StepState:
@@ -95,14 +100,16 @@ class Advancer:
             self.set_steps(ids, run, key, StepState.WAITING, started_at=db_now())
             return StepState.WAITING
         if is_sub_job(step):
-            return start_sub_job(self, run, step, rows[0], scope.get())
+            first = run_store.current_step_runs(self.conn, run.id, key)[0]
+            return start_sub_job(self, run, step, first, scope.get())
         if step.foreach and any(r.item_index is not None for r in rows):
             # A resumed rollout: its items exist already.
             return Rollouts(self, run, job).top_up(step) or StepState.RUNNING
         if step.foreach:
-            return Rollouts(self, run, job).expand(step, rows[0], scope.get())
+            first = run_store.current_step_runs(self.conn, run.id, key)[0]
+            return Rollouts(self, run, job).expand(step, first, scope.get())
         self.set_steps(ids, run, key, StepState.READY)
-        self.db.notify_ready(self.conn)
+        self.db.notify_ready(self.conn, ids)
         return StepState.READY
 
     def set_steps(
@@ -153,7 +160,7 @@ class _LazyScope:
 
     def get(self) -> Scope:
         if self._scope is None:
-            outputs = run_store.run_outputs(self._conn, [self._run.id])[self._run.id]
+            outputs = output_store.run_outputs(self._conn, [self._run.id])[self._run.id]
             self._scope = Scope(
                 params=self._run.params,
                 outputs=outputs,
@@ -170,8 +177,8 @@ def render_text(text: str, scope: Scope) -> str:
     return render(parse_template(text), lambda ref: as_text(scope.resolve(ref)))
 
 
-def _group(rows: Sequence[StepRunRecord]) -> Mapping[str, list[StepRunRecord]]:
-    grouped: dict[str, list[StepRunRecord]] = defaultdict(list)
+def _group(rows: Sequence[StepRunBrief]) -> Mapping[str, list[StepRunBrief]]:
+    grouped: dict[str, list[StepRunBrief]] = defaultdict(list)
     for row in rows:
         grouped[row.step_key].append(row)
     return grouped

@@ -15,11 +15,12 @@ from conveyor.engine.scope import MissingValue, Scope
 from conveyor.engine.states import StepState
 from conveyor.store import claims as claim_store
 from conveyor.store import locks as lock_store
+from conveyor.store import outputs as output_store
 from conveyor.store import runs as run_store
 from conveyor.store.db import db_now
 from conveyor.store.events import add_event
 from conveyor.store.logs import add_log, append_log
-from conveyor.store.records import ClaimedStep, StepRunRecord
+from conveyor.store.records import ClaimedStep, RunRecord, StepRunRecord
 
 MAX_BACKOFF_SECONDS = 3600.0
 EXTRA_ATTEMPTS_WHEN_LOST = 3
@@ -37,16 +38,36 @@ class StepResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class NextClaim:
+    """What an agent finishing a step can take on in the same transaction: its id, the tags
+    keys it may claim and how many slots it has free (the finishing one included)."""
+
+    agent_id: int
+    keys: Sequence[str]
+    limit: int
+
+
 def claim(rt: Runtime, agent_id: int, keys: Sequence[str], limit: int) -> list[ClaimedStep]:
     """Take up to `limit` ready steps, with the locks each needs (all or none, in the same
     transaction); a step whose lock is busy goes back to ready, waiting for it."""
     with rt.db.write() as conn:
-        claimed = claim_store.claim(
-            conn, agent_id=agent_id, keys=keys, limit=limit, lease=rt.settings.lease_seconds
-        )
-        wanted = {step.step_run_id: _wanted_locks(conn, step) for step in claimed}
-        lock_store.prepare(conn, (name for locks in wanted.values() for name, _ in locks))
-        return [step for step in claimed if _take_step_locks(conn, step, wanted[step.step_run_id])]
+        return _claim(rt, conn, NextClaim(agent_id, keys, limit))
+
+
+def _claim(rt: Runtime, conn: Connection, wants: NextClaim) -> list[ClaimedStep]:
+    claimed = claim_store.claim(
+        conn,
+        agent_id=wants.agent_id,
+        keys=wants.keys,
+        limit=wants.limit,
+        lease=rt.settings.lease_seconds,
+    )
+    wanted = {step.step_run_id: _wanted_locks(conn, step) for step in claimed}
+    lock_store.prepare(conn, (name for locks in wanted.values() for name, _ in locks))
+    taken = [step for step in claimed if _take_step_locks(conn, step, wanted[step.step_run_id])]
+    rt.db.claimed_ready(conn, [step.step_run_id for step in taken])
+    return taken
 
 
 def _wanted_locks(conn: Connection, step: ClaimedStep) -> list[tuple[str, int]]:
@@ -124,38 +145,60 @@ def finish(rt: Runtime, step: ClaimedStep, result: StepResult) -> bool:
     """Record the end of an attempt and move the run on, in one transaction. A stale attempt
     token (the step was declared lost and re-run elsewhere) changes nothing and returns False."""
     with rt.db.write() as conn:
-        advancer = Advancer(rt, conn)
-        run_store.lock_with_ancestors(conn, step.run_id)
-        done = run_store.finish_attempt(
-            conn,
-            step.step_run_id,
-            step.attempt_token,
-            state=result.state,
-            exit_code=result.exit_code,
-            error=result.error,
-        )
-        if not done:
-            return False
-        release_step_locks(advancer, step.step_run_id)
-        record = run_store.get_step_run(conn, step.step_run_id)
-        if result.state == StepState.SUCCEEDED and result.outputs:
-            run_store.insert_outputs(conn, record, result.outputs)
-        add_event(
-            conn,
-            "step",
-            {"step": step.step_key, "state": result.state.value, "exit_code": result.exit_code},
-            run_id=step.run_id,
-            step_run_id=step.step_run_id,
-        )
-        if result.state == StepState.FAILED:
-            _maybe_retry(advancer, record)
-        advancer.advance(step.run_id)
-        return True
+        return _finish(rt, conn, step, result)
 
 
-def _maybe_retry(advancer: Advancer, record: StepRunRecord, *, lost: bool = False) -> bool:
+def finish_and_claim(
+    rt: Runtime, step: ClaimedStep, result: StepResult, wants: NextClaim
+) -> tuple[bool, list[ClaimedStep] | None]:
+    """`finish`, then claim for the same agent in the same transaction: the step the finish made
+    ready goes straight to the slot that just freed, with no wake-up and no claim transaction
+    of its own. The claimed list is None when no claim was tried (a stale token, or the finish
+    took serialising lock locks that a claim could take out of order): the agent must then
+    claim on its own."""
+    with rt.db.write() as conn:
+        if not _finish(rt, conn, step, result):
+            return False, None
+        if lock_store.serialised(conn):
+            return True, None
+        return True, _claim(rt, conn, wants)
+
+
+def _finish(rt: Runtime, conn: Connection, step: ClaimedStep, result: StepResult) -> bool:
+    advancer = Advancer(rt, conn)
+    run = run_store.lock_with_ancestors(conn, step.run_id, has_parent=step.has_parent)
+    record = run_store.finish_attempt(
+        conn,
+        step.step_run_id,
+        step.attempt_token,
+        state=result.state,
+        exit_code=result.exit_code,
+        error=result.error,
+    )
+    if record is None:
+        return False
+    if load_job(conn, run.job_version_id).steps[step.step_key].locks:
+        release_step_locks(advancer, step.step_run_id)  # only a step with locks holds any
+    if result.state == StepState.SUCCEEDED and result.outputs:
+        output_store.insert_outputs(conn, record, result.outputs)
+    add_event(
+        conn,
+        "step",
+        {"step": step.step_key, "state": result.state.value, "exit_code": result.exit_code},
+        run_id=step.run_id,
+        step_run_id=step.step_run_id,
+    )
+    if result.state == StepState.FAILED:
+        _maybe_retry(advancer, record, run=run)
+    advancer.advance(step.run_id, locked=run)
+    return True
+
+
+def _maybe_retry(
+    advancer: Advancer, record: StepRunRecord, *, lost: bool = False, run: RunRecord | None = None
+) -> bool:
     conn = advancer.conn
-    run = run_store.get_run(conn, record.run_id)
+    run = run or run_store.get_run(conn, record.run_id)
     if run.cancel_requested:
         return False
     definition = load_job(conn, run.job_version_id).steps[record.step_key]
@@ -177,7 +220,7 @@ def _maybe_retry(advancer: Advancer, record: StepRunRecord, *, lost: bool = Fals
         text=f"[conveyor] attempt {record.attempt} {reason}; attempt {record.attempt + 1} "
         f"starts in {delay:g}s\n",
     )
-    advancer.db.notify_ready(conn)
+    advancer.db.notify_ready(conn)  # which rows: unknown here, so every agent is woken
     return True
 
 

@@ -17,6 +17,7 @@ from conveyor.definitions.params import check_values
 from conveyor.engine.states import RunState, StepState
 from conveyor.errors import AccessDenied, ConflictError
 from conveyor.store import approvals as approval_store
+from conveyor.store import outputs as output_store
 from conveyor.store import runs as run_store
 from conveyor.store.db import db_now
 from conveyor.store.events import add_audit, add_event
@@ -133,7 +134,7 @@ def approve(
         if reason:
             outputs["reason"] = reason
         run_store.set_step_runs(conn, [row.id], state=StepState.SUCCEEDED.value, ended_at=db_now())
-        run_store.insert_outputs(conn, row, outputs)
+        output_store.insert_outputs(conn, row, outputs)
         add_event(conn, "step", {"step": step_key, "state": "succeeded"}, run_id=run.id)
         return Advancer(rt, conn).advance(run.id)
 
@@ -157,7 +158,7 @@ def reject(rt: Runtime, actor: Actor, run_id: int, step_key: str, reason: str) -
         run_store.set_step_runs(
             conn, [row.id], state=StepState.FAILED.value, ended_at=db_now(), error=error
         )
-        run_store.insert_outputs(conn, row, {"rejected_by": actor.name, "reason": reason})
+        output_store.insert_outputs(conn, row, {"rejected_by": actor.name, "reason": reason})
         add_log(conn, step_run_id=row.id, run_id=run.id, text=f"[conveyor] {error}\n")
         add_audit(
             conn,

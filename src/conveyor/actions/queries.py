@@ -15,6 +15,7 @@ from conveyor.engine.scope import Scope
 from conveyor.engine.states import StepState
 from conveyor.store import approvals as approval_store
 from conveyor.store import definitions as definition_store
+from conveyor.store import outputs as output_store
 from conveyor.store import runs as run_store
 from conveyor.store.agents import list_agents, live_tags
 from conveyor.store.logs import log_tail, read_logs
@@ -89,7 +90,7 @@ def run_view(rt: Runtime, actor: Actor, run_id: int, *, history: bool = False) -
         actor.require(Role.VIEWER, run.category, "see runs")
         job = load_job(conn, run.job_version_id)
         rows = (run_store.all_step_runs if history else run_store.current_step_runs)(conn, run_id)
-        outputs = run_store.step_run_outputs(conn, [r.id for r in rows])
+        outputs = output_store.step_run_outputs(conn, [r.id for r in rows])
         agents = {a.id: a.name for a in list_agents(conn, include_stopped=True)}
         scope = _scope(conn, run, job)
         steps = [_step_view(conn, r, outputs.get(r.id, {}), agents, job, scope, run) for r in rows]
@@ -144,7 +145,7 @@ def _no_agent(key: str) -> str:
 def _scope(conn: Any, run: RunRecord, job: LoadedJob) -> Scope:
     return Scope(
         params=run.params,
-        outputs=run_store.run_outputs(conn, [run.id])[run.id],
+        outputs=output_store.run_outputs(conn, [run.id])[run.id],
         run_id=run.id,
         submitter=run.submitter,
         job_name=job.definition.name,

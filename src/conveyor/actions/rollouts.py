@@ -23,7 +23,7 @@ from conveyor.store.claims import tags_key
 from conveyor.store.db import db_now
 from conveyor.store.events import add_event
 from conveyor.store.logs import add_log
-from conveyor.store.records import RunRecord, StepRunRecord
+from conveyor.store.records import RunRecord, StepRunBrief, StepRunRecord
 
 if TYPE_CHECKING:
     from conveyor.actions.advance import Advancer
@@ -96,7 +96,7 @@ class Rollouts:
             ready = self._ids(items, plan.launch)
             run_store.set_step_runs(self.conn, ready, state=StepState.READY.value)
             states.update(dict.fromkeys(plan.launch, StepState.READY))
-            self.advancer.db.notify_ready(self.conn)
+            self.advancer.db.notify_ready(self.conn, ready)
         if plan.check is not None:
             row = checks.get(plan.check)
             check_states[plan.check] = self._start_check(step, items, row, plan.check)
@@ -180,7 +180,7 @@ class Rollouts:
         return state
 
     def check_state(
-        self, check_key: str, rows: Sequence[StepRunRecord], owner_state: StepState
+        self, check_key: str, rows: Sequence[StepRunBrief], owner_state: StepState
     ) -> StepState:
         """A check step's state: its batch runs', or its rollout's while it has none (skipped
         with it; pending otherwise: it never runs on its own)."""

@@ -14,6 +14,7 @@ from conveyor.actions.runtime import Runtime
 from conveyor.actions.subjobs import not_restartable
 from conveyor.engine.states import BROKEN_STEP_STATES, RunState, StepState
 from conveyor.errors import ConflictError
+from conveyor.store import outputs as output_store
 from conveyor.store import runs as run_store
 from conveyor.store.db import db_now
 from conveyor.store.events import add_audit, add_event
@@ -150,7 +151,7 @@ def _settle(
             error=f"{state.value} by {actor.name}",
         )
         for row in rows:
-            run_store.insert_outputs(conn, row, outputs)
+            output_store.insert_outputs(conn, row, outputs)
             add_log(
                 conn,
                 step_run_id=row.id,

@@ -21,6 +21,7 @@ from conveyor.definitions.models import JobStepDef
 from conveyor.engine.scope import MissingValue, Scope
 from conveyor.engine.states import BROKEN_STEP_STATES, RunState, StepState
 from conveyor.errors import ConveyorError
+from conveyor.store import outputs as output_store
 from conveyor.store import runs as run_store
 from conveyor.store.db import db_now
 from conveyor.store.events import add_event
@@ -127,7 +128,7 @@ def settle_parent_step(
     error = None if done == StepState.SUCCEEDED else f"sub-job run {child.id} {state.value}"
     run_store.set_step_runs(conn, [parent.id], state=done.value, ended_at=db_now(), error=error)
     if done == StepState.SUCCEEDED:
-        run_store.insert_outputs(conn, parent, _child_outputs(advancer, child))
+        output_store.insert_outputs(conn, parent, _child_outputs(advancer, child))
     add_event(conn, "step", {"step": parent.step_key, "state": done.value}, run_id=parent.run_id)
     if advance:
         advancer.advance(parent.run_id)
@@ -135,7 +136,7 @@ def settle_parent_step(
 
 
 def _child_outputs(advancer: Advancer, child: RunRecord) -> dict[str, str]:
-    outputs = run_store.run_outputs(advancer.conn, [child.id])[child.id]
+    outputs = output_store.run_outputs(advancer.conn, [child.id])[child.id]
     flat = {
         f"{key}.{name}": value
         for key, values in outputs.items()

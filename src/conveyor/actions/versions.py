@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from conveyor.definitions.models import JobDef, JobStepDef
 from conveyor.engine.graph import Graph
+from conveyor.store.db import Database
 from conveyor.store.definitions import get_version_by_id
 
 
@@ -34,6 +35,15 @@ class LoadedJob:
 
 _cache: dict[tuple[str, int], LoadedJob] = {}
 _lock = Lock()
+
+
+def cached_job(db: Database, version_id: int) -> LoadedJob:
+    """`load_job` without a transaction when the version was read before (an agent's steps)."""
+    found = _cache.get((str(db.engine.url), version_id))
+    if found is not None:
+        return found
+    with db.read() as conn:
+        return load_job(conn, version_id)
 
 
 def load_job(conn: Connection, version_id: int) -> LoadedJob:

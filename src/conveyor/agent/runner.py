@@ -12,7 +12,7 @@ from dataclasses import replace
 from conveyor.actions import execution
 from conveyor.actions.execution import StepResult
 from conveyor.actions.runtime import Runtime
-from conveyor.actions.versions import load_job
+from conveyor.actions.versions import cached_job
 from conveyor.agent.executors.http import run_http
 from conveyor.agent.executors.process import ProcessResult, run_process
 from conveyor.agent.render import Prepared, Renderer, base_environment, masker_for, prepare
@@ -36,11 +36,17 @@ class Attempt:
         self.stale = False
 
     def run(self) -> None:
-        """Execute and report; any failure to run becomes a failed attempt, never a silent one."""
+        """Execute and report, claiming nothing more."""
+        outcome = self.execute()
+        if outcome is not None:
+            self.report(outcome, None)
+
+    def execute(self) -> StepResult | None:
+        """Run the step; any failure to run becomes a failed attempt, never a silent one. None
+        when the attempt turned out stale: it is someone else's now and reports nothing."""
         claimed = self.claimed
         try:
-            with self.rt.db.read() as conn:
-                job = load_job(conn, claimed.job_version_id)
+            job = cached_job(self.rt.db, claimed.job_version_id)
             step = job.steps[claimed.step_key]
             secrets = self.rt.box.open(claimed.secret_params)
             scope = Scope(
@@ -67,23 +73,28 @@ class Attempt:
         except Exception as exc:  # a step's failure must never kill the agent
             log.exception("step run %s failed inside the agent", claimed.step_run_id)
             outcome = StepResult(state=StepState.FAILED, error=f"the agent failed: {exc}")
-        if not self.stale:
-            self._report(outcome)
+        return None if self.stale else outcome
 
-    def _report(self, outcome: StepResult) -> None:
-        """Finish the attempt, riding out a short database outage: until the lease passes the
-        result is still ours to record; after that the sweeper has re-queued the step."""
+    def report(
+        self, outcome: StepResult, wants: execution.NextClaim | None
+    ) -> list[ClaimedStep] | None:
+        """Finish the attempt (and, given `wants`, claim the agent's next steps in the same
+        transaction), riding out a short database outage: until the lease passes the result is
+        still ours to record; after that the sweeper has re-queued the step. Returns the steps
+        claimed, or None when no claim was made (the agent must claim on its own)."""
         deadline = time.monotonic() + self.rt.settings.lease_seconds
         while True:
             try:
-                execution.finish(self.rt, self.claimed, outcome)
-                return
+                if wants is None or wants.limit <= 0:
+                    execution.finish(self.rt, self.claimed, outcome)
+                    return None
+                return execution.finish_and_claim(self.rt, self.claimed, outcome, wants)[1]
             except StoreError as exc:
                 if time.monotonic() > deadline:
                     log.error(
                         "could not record the end of step run %s: %s", self.claimed.step_run_id, exc
                     )
-                    return
+                    return None
                 time.sleep(0.5)
 
     def _execute(self, prepared: Prepared, masker: Masker) -> ProcessResult:
@@ -102,10 +113,22 @@ class Attempt:
     def _ship(self, chunk: str) -> None:
         if self.stale:
             return
-        if not execution.ship_log(self.rt, self.claimed, chunk):
+        if not self._ship_retrying(chunk):
             # Declared lost and re-run elsewhere: stop this copy and write nothing more.
             self.stale = True
             self.cancel.set()
+
+    def _ship_retrying(self, chunk: str) -> bool:
+        """Ship a log batch, riding out a short database outage (a connection that died with a
+        server restart fails once, then the pool reconnects) for as long as the lease lasts."""
+        deadline = time.monotonic() + self.rt.settings.lease_seconds
+        while True:
+            try:
+                return execution.ship_log(self.rt, self.claimed, chunk)
+            except StoreError:
+                if time.monotonic() > deadline or self.cancel.is_set():
+                    raise
+                time.sleep(0.5)
 
 
 def _outcome(result: ProcessResult, success_codes: list[int], stale: bool) -> StepResult:

@@ -16,6 +16,7 @@ from conveyor.agent.wakeup import start_listener
 from conveyor.errors import StoreError
 from conveyor.store import agents as agent_store
 from conveyor.store.claims import claimable_keys
+from conveyor.store.records import ClaimedStep
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY_HEARTBEATS = 3
@@ -36,6 +37,7 @@ class Agent:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self._active: dict[int, Attempt] = {}
+        self._reserved = 0  # slots promised to a claim in progress
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._unhook: list[object] = []
@@ -53,7 +55,8 @@ class Agent:
                 tags=self.tags,
                 slots=self.slots,
             )
-        self._unhook.append(self.rt.db.add_local_waiter(self.wake))
+        if self.rt.db.wakes_locally:
+            self._unhook.append(self.rt.db.add_local_waiter(self.wake))
         listener = start_listener(self.rt.db, self.wake, self.stopping)
         for target in (self._claim_loop, self._heartbeat_loop):
             thread = threading.Thread(target=target, name=f"agent-{target.__name__}", daemon=True)
@@ -87,7 +90,7 @@ class Agent:
 
     def running_count(self) -> int:
         with self._lock:
-            return len(self._active)
+            return len(self._active) + self._reserved
 
     def _cancel_all(self) -> None:
         with self._lock:
@@ -96,39 +99,85 @@ class Agent:
 
     # -- loops ------------------------------------------------------------------------------
 
+    def _reserve(self, ending: int | None = None) -> int:
+        """Reserve every free slot for a claim about to be made (the slot of `ending`, an
+        attempt whose finish is about to claim, counts as free); the caller gives them back
+        with `_activate` once the claimed steps are active. Reserved slots count as running."""
+        with self._lock:
+            if ending is not None:
+                self._active.pop(ending, None)
+                self._reserved += 1
+                if self.stopping.is_set():
+                    return 1
+            elif self.stopping.is_set():
+                return 0
+            free = max(0, self.slots - len(self._active) - self._reserved)
+            self._reserved += free
+            return free + (1 if ending is not None else 0)
+
     def _claim_loop(self) -> None:
+        """Claim when woken: by a notification (steps were made ready), by the slow poll (the
+        safety net), or by a slot freed without a claim of its own. A step's end normally claims
+        the agent's next steps itself (`_run_slot`), so it does not wake this loop; nor does a
+        claim that came back short: until something new is notified there is nothing more."""
         while not self.stopping.is_set():
             self.wake.clear()
-            free = self.slots - self.running_count()
-            claimed_all = False
-            if free > 0:
-                try:
+            free = self._reserve()
+            claimed: list[ClaimedStep] = []
+            try:
+                if free > 0:
                     claimed = execution.claim(self.rt, self.id, self.keys, free)
-                except StoreError as exc:
-                    log.warning("claim failed, retrying: %s", exc)
-                    claimed = []
-                    time.sleep(0.5)
-                for item in claimed:
-                    self._launch(Attempt(self.rt, item))
-                claimed_all = bool(claimed) and len(claimed) == free
-            if claimed_all:
-                continue
+            except StoreError as exc:
+                log.warning("claim failed, retrying: %s", exc)
+                time.sleep(0.5)
+            finally:
+                self._activate(claimed, reserved=free)
+            for item in claimed:
+                self._start(item.step_run_id)
+            if free > 0 and len(claimed) == free:
+                continue  # every slot filled: there may be more
             self.wake.wait(self.rt.settings.poll_seconds)
 
-    def _launch(self, attempt: Attempt) -> None:
+    def _activate(
+        self, claimed: list[ClaimedStep], *, reserved: int, ended: int | None = None
+    ) -> None:
+        """Make claimed steps active, drop an ended one, give back the reserved slots."""
         with self._lock:
-            self._active[attempt.claimed.step_run_id] = attempt
+            if ended is not None:
+                self._active.pop(ended, None)
+            for item in claimed:
+                self._active[item.step_run_id] = Attempt(self.rt, item)
+            self._reserved -= reserved
 
-        def body() -> None:
+    def _start(self, step_run_id: int) -> None:
+        name = f"step-{step_run_id}"
+        threading.Thread(target=self._run_slot, args=(step_run_id,), name=name, daemon=True).start()
+
+    def _run_slot(self, step_run_id: int) -> None:
+        """Run attempts in one slot: when one ends, its finish claims the agent's next steps in
+        the same transaction; the first goes on in this thread, any others get threads."""
+        while True:
+            with self._lock:
+                attempt = self._active[step_run_id]
+            claimed: list[ClaimedStep] | None = None
+            reserved = 0
             try:
-                attempt.run()
+                outcome = attempt.execute()
+                reserved = self._reserve(ending=step_run_id)
+                if outcome is not None:
+                    limit = 0 if self.stopping.is_set() else reserved
+                    wants = execution.NextClaim(self.id, self.keys, limit)
+                    claimed = attempt.report(outcome, wants)
             finally:
-                with self._lock:
-                    self._active.pop(attempt.claimed.step_run_id, None)
-                self.wake.set()
-
-        name = f"step-{attempt.claimed.step_run_id}"
-        threading.Thread(target=body, name=name, daemon=True).start()
+                self._activate(claimed or [], reserved=reserved, ended=step_run_id)
+            if claimed is None:
+                self.wake.set()  # the slot freed without claiming: let the claim loop look
+                return
+            if not claimed:
+                return
+            for item in claimed[1:]:
+                self._start(item.step_run_id)
+            step_run_id = claimed[0].step_run_id
 
     def _heartbeat_loop(self) -> None:
         beats = 0

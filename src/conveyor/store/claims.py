@@ -5,14 +5,27 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    exists,
+    literal_column,
+    select,
+    update,
+)
 
 from conveyor.engine.states import StepState
 from conveyor.store.db import db_now
+from conveyor.store.outputs import run_outputs
 from conveyor.store.records import ClaimedStep, StepRunRecord
-from conveyor.store.runs import run_outputs
-from conveyor.store.tables import agent, job, job_run, step_run
+from conveyor.store.tables import agent, job, job_run, step_output, step_run
 
 MAX_TAG_SUBSETS = 4096
 
@@ -35,6 +48,101 @@ def claimable_keys(agent_tags: Sequence[str]) -> list[str]:
     return keys
 
 
+# Built once: the claim is the hottest statement an agent runs. `state = 'ready'` is literal
+# SQL, not a parameter, so that the partial indexes on ready rows apply (PostgreSQL's generic
+# plans for prepared statements, SQLite's planner). Ready rows of one tags key come in id order
+# from ix_step_run_ready (tags_key, id); for several keys, ready rows are walked by id
+# (ix_step_run_ready_id) rather than all sorted. `not_before` (compared with the volatile
+# database clock) is filtered after.
+_IS_READY = step_run.c.state == literal_column("'ready'")
+
+
+def _candidates(several_keys: bool, dialect: str) -> Select[Any]:
+    tags: ColumnElement[Any] = step_run.c.tags_key
+    if several_keys and dialect == "sqlite":
+        tags = literal_column("+step_run.tags_key")  # unary + : SQLite uses no index for it
+    query = (
+        select(step_run.c.id)
+        .where(
+            _IS_READY,
+            tags.in_(bindparam("keys", expanding=True)),
+            step_run.c.not_before <= db_now(),
+        )
+        .order_by(step_run.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return query.with_for_update(skip_locked=True) if dialect == "postgresql" else query
+
+
+_CLAIM_VALUES = {
+    "state": StepState.RUNNING.value,
+    "agent_id": bindparam("agent_id", type_=Integer),
+    "attempt_token": bindparam("token", type_=String),
+    "started_at": db_now(),
+    "lease_expires_at": db_now() + bindparam("lease", type_=Float),
+    "waiting_for": None,
+}
+
+
+def _claim_update(dialect: str, several: bool) -> Any:
+    return (
+        update(step_run)
+        .where(step_run.c.id.in_(_candidates(several, dialect).scalar_subquery()))
+        .values(_CLAIM_VALUES)
+    )
+
+
+def _has_outputs(run_id: Any) -> Any:
+    """Whether the run has outputs at all: most runs have none, and then their read is saved."""
+    return exists().where(step_output.c.run_id == run_id).label("has_outputs")
+
+
+def _details(source: Any) -> Select[Any]:
+    return (
+        select(
+            source.c.id,
+            source.c.run_id,
+            source.c.step_key,
+            source.c.item_index,
+            source.c.item,
+            source.c.attempt,
+            job_run.c.job_version_id,
+            job_run.c.submitter,
+            job_run.c.params,
+            job_run.c.secret_params,
+            job_run.c.parent_step_run_id,
+            job.c.name,
+            _has_outputs(source.c.run_id),
+        )
+        .join(job_run, job_run.c.id == source.c.run_id)
+        .join(job, job.c.id == job_run.c.job_id)
+        .order_by(source.c.id)
+    )
+
+
+# SQLite: the claim returns ids, then one read gives what the agent needs. PostgreSQL: one
+# statement, the UPDATE in a CTE whose rows are joined with their run and job.
+_CLAIM_IDS = {
+    several: _claim_update("sqlite", several).returning(step_run.c.id) for several in (False, True)
+}
+_DETAILS = _details(step_run).where(step_run.c.id.in_(bindparam("ids", expanding=True)))
+_CLAIM_PG = {
+    several: _details(
+        _claim_update("postgresql", several)
+        .returning(
+            step_run.c.id,
+            step_run.c.run_id,
+            step_run.c.step_key,
+            step_run.c.item_index,
+            step_run.c.item,
+            step_run.c.attempt,
+        )
+        .cte("claimed")
+    )
+    for several in (False, True)
+}
+
+
 def claim(
     conn: Connection, *, agent_id: int, keys: Sequence[str], limit: int, lease: float
 ) -> list[ClaimedStep]:
@@ -43,33 +151,15 @@ def claim(
     if limit <= 0:
         return []
     token = secrets.token_hex(16)
-    candidates = (
-        select(step_run.c.id)
-        .where(
-            step_run.c.state == StepState.READY.value,
-            step_run.c.tags_key.in_(list(keys)),
-            step_run.c.not_before <= db_now(),
-        )
-        .order_by(step_run.c.id)
-        .limit(limit)
-    )
+    values = {"keys": list(keys), "limit": limit, "agent_id": agent_id, "token": token}
+    values["lease"] = lease
+    several = len(keys) > 1
     if conn.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    claimed = conn.execute(
-        update(step_run)
-        .where(step_run.c.id.in_(candidates.scalar_subquery()))
-        .values(
-            state=StepState.RUNNING.value,
-            agent_id=agent_id,
-            attempt_token=token,
-            started_at=db_now(),
-            lease_expires_at=db_now() + lease,
-            waiting_for=None,
-        )
-        .returning(step_run.c.id)
-    ).scalars()
-    ids = sorted(claimed)
-    return _claimed_details(conn, ids, token) if ids else []
+        rows = conn.execute(_CLAIM_PG[several], values).all()
+    else:
+        ids = sorted(conn.execute(_CLAIM_IDS[several], values).scalars())
+        rows = conn.execute(_DETAILS, {"ids": ids}).all() if ids else []
+    return _claimed_steps(conn, rows, token)
 
 
 def unclaim(conn: Connection, step_run_id: int, *, waiting_for: str, retry_in: float) -> None:
@@ -90,28 +180,9 @@ def unclaim(conn: Connection, step_run_id: int, *, waiting_for: str, retry_in: f
     )
 
 
-def _claimed_details(conn: Connection, ids: list[int], token: str) -> list[ClaimedStep]:
-    query = (
-        select(
-            step_run.c.id,
-            step_run.c.run_id,
-            step_run.c.step_key,
-            step_run.c.item_index,
-            step_run.c.item,
-            step_run.c.attempt,
-            job_run.c.job_version_id,
-            job_run.c.submitter,
-            job_run.c.params,
-            job_run.c.secret_params,
-            job.c.name,
-        )
-        .join(job_run, job_run.c.id == step_run.c.run_id)
-        .join(job, job.c.id == job_run.c.job_id)
-        .where(step_run.c.id.in_(ids))
-        .order_by(step_run.c.id)
-    )
-    rows = conn.execute(query).all()
-    outputs = run_outputs(conn, sorted({r.run_id for r in rows}))
+def _claimed_steps(conn: Connection, rows: Sequence[Any], token: str) -> list[ClaimedStep]:
+    with_outputs = sorted({r.run_id for r in rows if r.has_outputs})
+    outputs = run_outputs(conn, with_outputs) if with_outputs else {}
     return [
         ClaimedStep(
             step_run_id=r.id,
@@ -127,6 +198,7 @@ def _claimed_details(conn: Connection, ids: list[int], token: str) -> list[Claim
             params=r.params,
             secret_params=r.secret_params,
             outputs=outputs.get(r.run_id, {}),
+            has_parent=r.parent_step_run_id is not None,
         )
         for r in rows
     ]

@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from conveyor.store.db import db_now
+from conveyor.store.db import before_commit, db_now, tx_state
 from conveyor.store.records import EventRecord
 from conveyor.store.tables import audit_event, event
+
+_ADD_EVENT = insert(event).values(created_at=db_now())
 
 
 def add_event(
@@ -20,15 +22,23 @@ def add_event(
     run_id: int | None = None,
     step_run_id: int | None = None,
 ) -> None:
-    conn.execute(
-        insert(event).values(
-            run_id=run_id,
-            step_run_id=step_run_id,
-            kind=kind,
-            data=dict(data),
-            created_at=db_now(),
-        )
-    )
+    """Record an event. Inside `Database.write` the events of the transaction are inserted
+    together, in order, just before it commits (one statement instead of one each)."""
+    row = {"run_id": run_id, "step_run_id": step_run_id, "kind": kind, "data": dict(data)}
+    state = tx_state(conn)
+    if state is None:
+        conn.execute(_ADD_EVENT, [row])
+        return
+    buffered = state.setdefault("events", [])
+    if not buffered:
+        before_commit(conn, lambda: _flush(conn, buffered))
+    buffered.append(row)
+
+
+def _flush(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_ADD_EVENT, list(rows))
+        rows.clear()
 
 
 def events_after(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from conveyor.engine.states import StepState
-from conveyor.store.db import db_now
+from conveyor.store.db import db_now, tx_state
 from conveyor.store.tables import lock_hold, step_run
 
 WAITING_PREFIX = "waiting for lock "
@@ -37,8 +37,19 @@ def _serialise(conn: Connection, names: Iterable[str]) -> None:
     SQLite writers are serialised already). Always in name order, so no two claims deadlock."""
     if conn.dialect.name != "postgresql":
         return
-    for name in sorted(set(names)):
+    ordered = sorted(set(names))
+    state = tx_state(conn)
+    if ordered and state is not None:
+        state["serialised"] = True
+    for name in ordered:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": "lock:" + name})
+
+
+def serialised(conn: Connection) -> bool:
+    """True when this transaction took serialising locks already: taking more now (a claim
+    after a finish) could take them out of name order."""
+    state = tx_state(conn)
+    return bool(state and state.get("serialised"))
 
 
 def prepare(conn: Connection, names: Iterable[str]) -> None:

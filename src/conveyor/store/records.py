@@ -107,6 +107,16 @@ class StepRunRecord:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StepRunBrief:
+    """A current step run as the scheduler sees it: which step, which item, which state."""
+
+    id: int
+    step_key: str
+    item_index: int | None
+    state: StepState
+
+
 @dataclass(frozen=True)
 class ClaimedStep:
     """What an agent needs to run one claimed attempt, read in the claim's transaction."""
@@ -124,6 +134,7 @@ class ClaimedStep:
     params: Mapping[str, Any]
     secret_params: str | None
     outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    has_parent: bool | None = None  # the run is a sub-job's (None: not known)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from conveyor.engine.states import RunState, StepState
 from conveyor.errors import NotFoundError
 from conveyor.store.db import db_now
-from conveyor.store.records import RunRecord, StepRunRecord
-from conveyor.store.tables import job, job_category, job_run, job_version, step_output, step_run
+from conveyor.store.records import RunRecord, StepRunBrief, StepRunRecord
+from conveyor.store.tables import job, job_category, job_run, job_version, step_run
 
 _RUN_COLUMNS = (
     job_run,
@@ -51,20 +62,27 @@ def _run_record(row: Mapping[Any, Any]) -> RunRecord:
     )
 
 
+_GET_RUN = _run_select().where(job_run.c.id == bindparam("run_id"))
+_LOCK_RUN = _GET_RUN.with_for_update(of=job_run)
+
+
 def get_run(conn: Connection, run_id: int, *, for_update: bool = False) -> RunRecord:
-    query = _run_select().where(job_run.c.id == run_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=job_run)
-    row = conn.execute(query).mappings().first()
+    locking = for_update and conn.dialect.name == "postgresql"
+    row = conn.execute(_LOCK_RUN if locking else _GET_RUN, {"run_id": run_id}).mappings().first()
     if row is None:
         raise NotFoundError(f"there is no run {run_id}")
     return _run_record(row)
 
 
-def lock_with_ancestors(conn: Connection, run_id: int) -> RunRecord:
+def lock_with_ancestors(
+    conn: Connection, run_id: int, *, has_parent: bool | None = None
+) -> RunRecord:
     """Lock a run's row after those of its ancestors, root first. Cancelling a run locks it and
     then its sub-job runs; a sub-job's end locks it and then its parent: both must take the
-    locks in this one order, or the two could deadlock on PostgreSQL."""
+    locks in this one order, or the two could deadlock on PostgreSQL. `has_parent=False` (the
+    caller knows the run is no sub-job run: that never changes) skips the ancestor lookup."""
+    if has_parent is False:
+        return get_run(conn, run_id, for_update=True)
     chain = [run_id]
     while (parent := _parent_run_id(conn, chain[-1])) is not None and parent not in chain:
         chain.append(parent)
@@ -152,13 +170,30 @@ def insert_step_runs(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Non
     conn.execute(insert(step_run).values(created_at=db_now()), full)
 
 
-def current_step_runs(conn: Connection, run_id: int) -> list[StepRunRecord]:
+def current_step_runs(
+    conn: Connection, run_id: int, step_key: str | None = None
+) -> list[StepRunRecord]:
     query = (
         select(step_run)
         .where(step_run.c.run_id == run_id, step_run.c.is_current.is_(True))
         .order_by(step_run.c.id)
     )
+    if step_key is not None:
+        query = query.where(step_run.c.step_key == step_key)
     return [StepRunRecord.from_row(r) for r in conn.execute(query).mappings()]
+
+
+_STEP_STATES = (
+    select(step_run.c.id, step_run.c.step_key, step_run.c.item_index, step_run.c.state)
+    .where(step_run.c.run_id == bindparam("run_id"), step_run.c.is_current.is_(True))
+    .order_by(step_run.c.id)
+)
+
+
+def current_step_states(conn: Connection, run_id: int) -> list[StepRunBrief]:
+    """What the scheduler needs of a run's current step runs, without their items or times."""
+    rows = conn.execute(_STEP_STATES, {"run_id": run_id})
+    return [StepRunBrief(r[0], r[1], r[2], StepState(r[3])) for r in rows]
 
 
 def all_step_runs(conn: Connection, run_id: int) -> list[StepRunRecord]:
@@ -173,6 +208,13 @@ def get_step_run(conn: Connection, step_run_id: int) -> StepRunRecord:
     return StepRunRecord.from_row(row)
 
 
+_SET_STATE = (
+    update(step_run)
+    .where(step_run.c.id.in_(bindparam("ids", expanding=True)))
+    .values(state=bindparam("new_state", type_=String))
+)
+
+
 def set_step_runs(
     conn: Connection, ids: Iterable[int], *, only_states: Iterable[StepState] = (), **values: Any
 ) -> int:
@@ -180,11 +222,31 @@ def set_step_runs(
     id_list = list(ids)
     if not id_list:
         return 0
-    query = update(step_run).where(step_run.c.id.in_(id_list)).values(**values)
     allowed = [s.value for s in only_states]
+    if not allowed and list(values) == ["state"]:  # the scheduler's move: built once
+        return conn.execute(_SET_STATE, {"ids": id_list, "new_state": values["state"]}).rowcount
+    query = update(step_run).where(step_run.c.id.in_(id_list)).values(**values)
     if allowed:
         query = query.where(step_run.c.state.in_(allowed))
     return conn.execute(query).rowcount
+
+
+_FINISH = (
+    update(step_run)
+    .where(
+        step_run.c.id == bindparam("step_run_id"),
+        step_run.c.attempt_token == bindparam("token"),
+        step_run.c.state == StepState.RUNNING.value,
+    )
+    .values(
+        state=bindparam("state", type_=String),
+        exit_code=bindparam("exit_code", type_=Integer),
+        error=bindparam("error", type_=Text),
+        ended_at=db_now(),
+        lease_expires_at=None,
+    )
+    .returning(*step_run.c)
+)
 
 
 def finish_attempt(
@@ -195,24 +257,18 @@ def finish_attempt(
     state: StepState,
     exit_code: int | None,
     error: str | None,
-) -> bool:
-    """End a running attempt if `token` is still its own; a stale token changes nothing."""
-    result = conn.execute(
-        update(step_run)
-        .where(
-            step_run.c.id == step_run_id,
-            step_run.c.attempt_token == token,
-            step_run.c.state == StepState.RUNNING.value,
-        )
-        .values(
-            state=state.value,
-            exit_code=exit_code,
-            error=error,
-            ended_at=db_now(),
-            lease_expires_at=None,
-        )
-    )
-    return result.rowcount == 1
+) -> StepRunRecord | None:
+    """End a running attempt if `token` is still its own and return its row as it is now; a
+    stale token changes nothing and returns None."""
+    values = {
+        "step_run_id": step_run_id,
+        "token": token,
+        "state": state.value,
+        "exit_code": exit_code,
+        "error": error,
+    }
+    row = conn.execute(_FINISH, values).mappings().first()
+    return StepRunRecord.from_row(row) if row is not None else None
 
 
 def new_attempt(conn: Connection, old: StepRunRecord, *, state: StepState, **values: Any) -> int:
@@ -233,63 +289,6 @@ def new_attempt(conn: Connection, old: StepRunRecord, *, state: StepState, **val
         **values,
     }
     return int(conn.execute(insert(step_run).values(row).returning(step_run.c.id)).scalar_one())
-
-
-def insert_outputs(conn: Connection, step: StepRunRecord | Any, outputs: Mapping[str, str]) -> None:
-    if not outputs:
-        return
-    conn.execute(
-        insert(step_output),
-        [
-            {
-                "step_run_id": step.id,
-                "run_id": step.run_id,
-                "step_key": step.step_key,
-                "item_index": step.item_index,
-                "key": key,
-                "value": value,
-            }
-            for key, value in outputs.items()
-        ],
-    )
-
-
-def run_outputs(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Outputs of the current attempts, by run then step key. A `foreach` step's outputs are
-    a list, one mapping per item in item order."""
-    query = (
-        select(
-            step_output.c.run_id,
-            step_output.c.step_key,
-            step_output.c.item_index,
-            step_output.c.key,
-            step_output.c.value,
-        )
-        .join(step_run, step_run.c.id == step_output.c.step_run_id)
-        .where(step_output.c.run_id.in_(list(run_ids)), step_run.c.is_current.is_(True))
-        .order_by(step_output.c.id)
-    )
-    found: dict[int, dict[str, Any]] = {run_id: {} for run_id in run_ids}
-    items: dict[tuple[int, str], dict[int, dict[str, str]]] = {}
-    for run_id, key, index, name, value in conn.execute(query):
-        if index is None:
-            found[run_id].setdefault(key, {})[name] = value
-        else:
-            items.setdefault((run_id, key), {}).setdefault(index, {})[name] = value
-    for (run_id, key), by_index in items.items():
-        # Items without outputs keep their place, so that item i's value is always the i-th.
-        found[run_id][key] = [by_index.get(i, {}) for i in range(max(by_index) + 1)]
-    return found
-
-
-def step_run_outputs(conn: Connection, step_run_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    query = select(step_output.c.step_run_id, step_output.c.key, step_output.c.value).where(
-        step_output.c.step_run_id.in_(list(step_run_ids))
-    )
-    found: dict[int, dict[str, str]] = {}
-    for step_run_id, key, value in conn.execute(query):
-        found.setdefault(step_run_id, {})[key] = value
-    return found
 
 
 def count_live_runs(conn: Connection, job_id: int) -> int:

@@ -155,10 +155,18 @@ step_run = Table(
     Column("error", Text),
     Index("ix_step_run_run", "run_id", "step_key"),
     # Partial indexes keep claim and sweep independent of how much history the table holds.
+    # The claim reads ready rows of its tags keys in id order; `not_before` is filtered after
+    # (it is compared with the volatile database clock, so it cannot be an index condition).
     Index(
         "ix_step_run_ready",
         "tags_key",
-        "not_before",
+        "id",
+        sqlite_where=text("state = 'ready'"),
+        postgresql_where=text("state = 'ready'"),
+    ),
+    # An agent with tags claims for several keys: then the ready rows are walked in id order.
+    Index(
+        "ix_step_run_ready_id",
         "id",
         sqlite_where=text("state = 'ready'"),
         postgresql_where=text("state = 'ready'"),
