@@ -190,6 +190,8 @@ def _finish(rt: Runtime, conn: Connection, step: ClaimedStep, result: StepResult
     )
     if result.state == StepState.FAILED:
         _maybe_retry(advancer, record, run=run)
+    elif result.state == StepState.LOST:
+        _requeue_lost(advancer, record, run)  # its agent stopped and handed the step back
     advancer.advance(step.run_id, locked=run)
     return True
 
@@ -251,16 +253,20 @@ def _declare_lost(advancer: Advancer, record: StepRunRecord) -> None:
         run_id=record.run_id,
         step_run_id=record.id,
     )
-    run = run_store.get_run(conn, record.run_id)
-    step = load_job(conn, run.job_version_id).steps[record.step_key]
+    _requeue_lost(advancer, record, run_store.get_run(conn, record.run_id))
+    advancer.advance(record.run_id)
+
+
+def _requeue_lost(advancer: Advancer, record: StepRunRecord, run: RunRecord) -> None:
+    """A lost attempt runs again when its step is restartable; otherwise a person decides."""
+    step = load_job(advancer.conn, run.job_version_id).steps[record.step_key]
     if step.restartable:
-        _maybe_retry(advancer, record, lost=True)
+        _maybe_retry(advancer, record, lost=True, run=run)
     else:
         add_log(
-            conn,
+            advancer.conn,
             step_run_id=record.id,
             run_id=record.run_id,
             text="[conveyor] the step is not restartable: it waits for a person to retry, "
             "skip or mark it succeeded\n",
         )
-    advancer.advance(record.run_id)

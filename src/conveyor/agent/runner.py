@@ -34,6 +34,9 @@ class Attempt:
         self.claimed = claimed
         self.cancel = threading.Event()
         self.stale = False
+        # Set when this agent stops and kills the step: the attempt is handed back (lost, and
+        # queued again if restartable) rather than reported as a cancel the run never asked for.
+        self.handed_back = False
 
     def run(self) -> None:
         """Execute and report, claiming nothing more."""
@@ -65,6 +68,10 @@ class Attempt:
             )
             result = self._execute(prepared, masker)
             outcome = _outcome(result, step.success_codes, self.stale)
+            if self.handed_back and result.cancelled:
+                outcome = StepResult(
+                    state=StepState.LOST, error="its agent stopped before the step ended"
+                )
             outputs = {k: masker.mask(v) for k, v in result.outputs.items()}
             outcome = replace(outcome, outputs=outputs)
         except ConveyorError as exc:

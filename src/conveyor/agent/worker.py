@@ -71,11 +71,11 @@ class Agent:
         self.wake.set()
         deadline = time.monotonic() + timeout
         if kill:
-            self._cancel_all()
+            self._hand_back_all()
         while self.running_count() and time.monotonic() < deadline:
             time.sleep(0.05)
         if self.running_count():
-            self._cancel_all()
+            self._hand_back_all()
             while self.running_count() and time.monotonic() < deadline + 10:
                 time.sleep(0.05)
         for thread in self._threads:
@@ -92,9 +92,11 @@ class Agent:
         with self._lock:
             return len(self._active) + self._reserved
 
-    def _cancel_all(self) -> None:
+    def _hand_back_all(self) -> None:
+        """Kill every running step because this agent stops: they go back to the queue."""
         with self._lock:
             for attempt in self._active.values():
+                attempt.handed_back = True
                 attempt.cancel.set()
 
     # -- loops ------------------------------------------------------------------------------
