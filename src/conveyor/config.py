@@ -28,7 +28,7 @@ class Settings:
     secret_key: str | None = None
     key_file: Path = Path.home() / ".conveyor" / "secret.key"
     lease_seconds: float = 30.0
-    heartbeat_seconds: float = 5.0
+    heartbeat_seconds: float = 2.0  # also how soon a cancelled step is killed
     poll_seconds: float = 1.0
     log_limit_bytes: int = 64 * 1024 * 1024
     verbose: bool = False
