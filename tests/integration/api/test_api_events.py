@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from api_client import Api
 
+from conveyor.actions import accounts
+from conveyor.actions.access import SYSTEM
+from conveyor.api.routes import events
 from conveyor.store import runs as run_store
 from conveyor.store.logs import add_log
 
@@ -87,3 +91,23 @@ def test_system_stream_shows_only_visible_runs(api: Api) -> None:
     last = seen[-1]["id"]
     after = api.client.get(url, headers={**api.as_("viewer"), "Last-Event-ID": last})
     assert parse_sse(after.text) == []
+
+
+def test_revoking_a_token_ends_its_open_stream(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "HEARTBEAT_SECONDS", 0.2)
+    run_id = api.submit()
+    token = api.tokens["viewer"]
+    seen: list[str] = []
+    with api.client.stream(
+        "GET", f"/api/v1/runs/{run_id}/events", headers=api.as_("viewer")
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            seen.append(line)
+            if line.startswith(": keepalive") and len(seen) < 200:
+                record = next(t for t in accounts.list_tokens(api.rt, SYSTEM) if t.user == "viewer")
+                accounts.revoke_token(api.rt, SYSTEM, record.id)
+            if line == "event: error" or len(seen) > 400:
+                break
+    assert "event: error" in seen
+    assert token not in "\n".join(seen)

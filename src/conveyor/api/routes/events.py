@@ -21,7 +21,7 @@ from conveyor.actions import live
 from conveyor.actions.access import Actor
 from conveyor.actions.queries import iso_time
 from conveyor.actions.runtime import Runtime
-from conveyor.api.auth import CurrentActor, Rt
+from conveyor.api.auth import CurrentActor, Rt, current_actor
 from conveyor.api.params import RunId
 from conveyor.errors import ConveyorError, UsageError
 from conveyor.store.records import EventRecord, LogChunk
@@ -89,6 +89,9 @@ async def _idle(request: Request, last_beat: float) -> tuple[bool, float, str | 
         return True, last_beat, None
     now = time.monotonic()
     if now - last_beat >= HEARTBEAT_SECONDS:
+        # Who may read is checked again at each keepalive: a revoked token or a disabled
+        # account ends its open streams too (AuthenticationError ends the stream as an event).
+        await run_in_threadpool(current_actor, request, None, None)
         return False, now, ": keepalive\n\n"
     await asyncio.sleep(POLL_SECONDS)
     return False, last_beat, None
