@@ -169,3 +169,21 @@ def read_pid() -> Callable[[Path], int]:
         return int(path.read_text())
 
     return read
+
+
+@pytest.fixture
+def run_job(
+    apply_yaml: Callable[[str], list[Applied]],
+    start_agent: Callable[..., Agent],
+    submit_run: Callable[..., int],
+    wait_for_state: Callable[..., RunView],
+) -> Callable[..., RunView]:
+    """`run_job(yaml, job, params=None, **agent_options)`: apply the definitions, start an
+    agent, submit a run and wait until it is final; returns the finished run."""
+
+    def run(text: str, job: str, params: dict[str, Any] | None = None, **agent: Any) -> RunView:
+        apply_yaml(text)
+        start_agent(**agent)
+        return wait_for_state(submit_run(job, params))
+
+    return run

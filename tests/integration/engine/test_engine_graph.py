@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from typing import Any
 
 PARALLEL = """
 kind: job
@@ -28,16 +29,12 @@ steps:
 
 
 def test_parallel_branches_overlap_and_the_join_waits_for_both(
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
-    wait_for_state: Callable[..., object],
+    run_job: Callable[..., Any],
     steps_of: Callable[[int], dict],
 ) -> None:
-    apply_yaml(PARALLEL)
-    start_agent(slots=2)
-    run_id = submit_run("parallel")
-    assert wait_for_state(run_id).state == "succeeded"  # type: ignore[attr-defined]
+    finished = run_job(PARALLEL, "parallel", slots=2)
+    run_id = finished.id
+    assert finished.state == "succeeded"
     steps = steps_of(run_id)
     left = [float(steps["left"].outputs[k]) for k in ("from", "to")]
     right = [float(steps["right"].outputs[k]) for k in ("from", "to")]
@@ -89,16 +86,14 @@ steps:
 
 
 def test_when_skips_and_skips_propagate(
-    apply_yaml: Callable[..., object],
+    run_job: Callable[..., Any],
     submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
     wait_for_state: Callable[..., object],
     steps_of: Callable[[int], dict],
 ) -> None:
-    apply_yaml(CONDITIONS)
-    start_agent()
-    run_id = submit_run("conditions")
-    assert wait_for_state(run_id).state == "succeeded"  # type: ignore[attr-defined]
+    finished = run_job(CONDITIONS, "conditions")
+    run_id = finished.id
+    assert finished.state == "succeeded"
     states = {key: s.state for key, s in steps_of(run_id).items()}
     assert states == {
         "always": "succeeded",
@@ -126,16 +121,12 @@ steps:
 
 
 def test_a_failed_step_fails_the_run_and_its_dependants_never_run(
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
-    wait_for_state: Callable[..., object],
+    run_job: Callable[..., Any],
     steps_of: Callable[[int], dict],
 ) -> None:
-    apply_yaml(FAILING)
-    start_agent()
-    run_id = submit_run("failing")
-    assert wait_for_state(run_id).state == "failed"  # type: ignore[attr-defined]
+    finished = run_job(FAILING, "failing")
+    run_id = finished.id
+    assert finished.state == "failed"
     steps = steps_of(run_id)
     assert steps["broken"].state == "failed"
     assert steps["broken"].exit_code == 1

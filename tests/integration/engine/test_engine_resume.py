@@ -120,18 +120,15 @@ steps:
 
 
 def test_skip_makes_dependants_skip_too(
+    run_job: Callable[..., Any],
     rt: Runtime,
     admin: Actor,
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
     wait_for_state: Callable[..., Any],
     steps_of: Callable[[int], dict],
 ) -> None:
-    apply_yaml(CHAIN)
-    start_agent()
-    run_id = submit_run("chain")
-    assert wait_for_state(run_id).state == "failed"
+    finished = run_job(CHAIN, "chain")
+    run_id = finished.id
+    assert finished.state == "failed"
     steering.skip(rt, admin, run_id, "broken")
     assert wait_for_state(run_id).state == "succeeded"
     assert {k: s.state for k, s in steps_of(run_id).items()} == {
@@ -141,18 +138,15 @@ def test_skip_makes_dependants_skip_too(
 
 
 def test_mark_succeeded_gives_outputs_to_dependants(
+    run_job: Callable[..., Any],
     rt: Runtime,
     admin: Actor,
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
     wait_for_state: Callable[..., Any],
     steps_of: Callable[[int], dict],
 ) -> None:
-    apply_yaml(CHAIN)
-    start_agent()
-    run_id = submit_run("chain")
-    assert wait_for_state(run_id).state == "failed"
+    finished = run_job(CHAIN, "chain")
+    run_id = finished.id
+    assert finished.state == "failed"
     steering.mark_succeeded(rt, admin, run_id, "broken", {"val": "by hand; $(id)"})
     assert wait_for_state(run_id).state == "succeeded"
     assert steps_of(run_id)["after"].outputs == {"saw": "by hand; $(id)"}

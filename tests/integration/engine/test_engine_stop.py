@@ -21,16 +21,12 @@ steps:
 
 
 def test_retries_back_off_exponentially(
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
-    wait_for_state: Callable[..., Any],
+    run_job: Callable[..., Any],
     view: Callable[..., Any],
 ) -> None:
-    apply_yaml(RETRIED)
-    start_agent()
-    run_id = submit_run("retried")
-    assert wait_for_state(run_id).state == "failed"
+    finished = run_job(RETRIED, "retried")
+    run_id = finished.id
+    assert finished.state == "failed"
     attempts = view(run_id, history=True).steps
     assert [(s.attempt, s.state, s.exit_code) for s in attempts] == [
         (1, "failed", 2),

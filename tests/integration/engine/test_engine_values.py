@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -107,16 +108,12 @@ steps:
 
 
 def test_outputs_flow_between_steps(
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
-    wait_for_state: Callable[..., object],
+    run_job: Callable[..., Any],
     steps_of: Callable[[int], dict],
 ) -> None:
-    apply_yaml(OUTPUTS)
-    start_agent()
-    run_id = submit_run("outputs")
-    assert wait_for_state(run_id).state == "succeeded"  # type: ignore[attr-defined]
+    finished = run_job(OUTPUTS, "outputs")
+    run_id = finished.id
+    assert finished.state == "succeeded"
     steps = steps_of(run_id)
     made = steps["make"].outputs
     assert made["version"] == "1.2.3"

@@ -93,16 +93,17 @@ steps:
 
 
 def test_max_parallel_never_has_more_items_running(
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
-    wait_for_state: Callable[..., Any],
+    run_job: Callable[..., Any],
     view: Callable[..., Any],
 ) -> None:
-    apply_yaml(WIDE.replace("MAXF", "0").replace("TIMED", TIMED.format(pause=0.1).strip()))
-    start_agent(slots=8)
-    run_id = submit_run("wide", {"hosts": [f"h{i}" for i in range(20)]})
-    assert wait_for_state(run_id).state == "succeeded"
+    finished = run_job(
+        WIDE.replace("MAXF", "0").replace("TIMED", TIMED.format(pause=0.1).strip()),
+        "wide",
+        {"hosts": [f"h{i}" for i in range(20)]},
+        slots=8,
+    )
+    run_id = finished.id
+    assert finished.state == "succeeded"
     items = _items(view, run_id, "roll")
     assert len(items) == 20
     assert all(s.attempt == 1 for s in items)
@@ -153,16 +154,12 @@ steps:
 
 
 def test_batches_wait_for_the_previous_batch_and_its_check(
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
-    wait_for_state: Callable[..., Any],
+    run_job: Callable[..., Any],
     view: Callable[..., Any],
 ) -> None:
-    apply_yaml(BATCHED)
-    start_agent(slots=8)
-    run_id = submit_run("batched", {"hosts": ["a", "b", "c", "d", "e"]})
-    assert wait_for_state(run_id).state == "succeeded"
+    finished = run_job(BATCHED, "batched", {"hosts": ["a", "b", "c", "d", "e"]}, slots=8)
+    run_id = finished.id
+    assert finished.state == "succeeded"
     items = _items(view, run_id, "roll")
     checks = _items(view, run_id, "smoke")
     assert [c.outputs["seen"] for c in checks] == ["a,b", "c,d", "e"]
@@ -178,16 +175,12 @@ def test_batches_wait_for_the_previous_batch_and_its_check(
 
 
 def test_a_failed_check_stops_the_rollout(
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
-    wait_for_state: Callable[..., Any],
+    run_job: Callable[..., Any],
     view: Callable[..., Any],
 ) -> None:
-    apply_yaml(BATCHED)
-    start_agent(slots=8)
-    run_id = submit_run("batched", {"hosts": ["a", "bad", "c", "d"]})
-    assert wait_for_state(run_id).state == "failed"
+    finished = run_job(BATCHED, "batched", {"hosts": ["a", "bad", "c", "d"]}, slots=8)
+    run_id = finished.id
+    assert finished.state == "failed"
     items = _items(view, run_id, "roll")
     assert [s.state for s in items] == ["succeeded", "succeeded", "cancelled", "cancelled"]
     assert items[2].error == "not started: the after_batch check of batch 1 failed"

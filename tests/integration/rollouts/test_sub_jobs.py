@@ -99,19 +99,16 @@ def test_cancelling_the_parent_cancels_the_child(
 
 
 def test_resuming_the_parent_resumes_the_failed_child(
+    run_job: Callable[..., Any],
     tmp_path: Path,
     rt: Runtime,
     admin: Actor,
-    apply_yaml: Callable[..., object],
-    submit_run: Callable[..., int],
-    start_agent: Callable[..., object],
     wait_for_state: Callable[..., Any],
     view: Callable[..., Any],
 ) -> None:
-    apply_yaml(FAMILY)
-    start_agent()
-    run_id = submit_run("parent", {"dir": str(tmp_path)})
-    assert wait_for_state(run_id).state == "failed"
+    finished = run_job(FAMILY, "parent", {"dir": str(tmp_path)})
+    run_id = finished.id
+    assert finished.state == "failed"
     child_id = _sub(view, run_id).child_run_id
     assert view(child_id).state == "failed"
     assert _sub(view, run_id).error == f"sub-job run {child_id} failed"
